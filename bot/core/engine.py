@@ -1,0 +1,389 @@
+"""The conversation engine: one incoming message in, replies out.
+
+Order of handling: interceptors (e.g. an open counsellor conversation) → button payload → media →
+command → onboarding gate → the current step's free-text input → NLU (language, crisis, intent).
+Everything for one message happens in one database transaction, so a crash leaves no half-state.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.core.context import Context, Option
+from bot.core.flows import PAYLOAD_SEPARATOR, FlowError, StepSpec
+from bot.core.messages import Button, Incoming, MediaKind, Recipient, Reply, UserRef, reply_to_json
+from bot.core.services import Services
+from bot.core.texts import LANGUAGE_NAMES
+from bot.db.models import ConversationState, InboxUpdate, MessageLog, User
+from bot.settings import SERVED_LANGUAGES
+
+if TYPE_CHECKING:
+    from bot.nlu.pipeline import Understanding
+
+log = logging.getLogger(__name__)
+
+INTENT_THRESHOLD = 0.5
+LANGUAGE_SWITCH_CONFIDENCE = 0.85
+MAX_REDIRECTS = 8
+MAX_TEXT_FOR_NLU = 1000
+MAX_REPLY_CHARS = 4096
+INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+
+
+def clean_text(text: str) -> str:
+    """Text as the NLU should see it: no bidi or zero-width marks, normalised, bounded."""
+    text = INVISIBLE.sub("", unicodedata.normalize("NFC", text))
+    return text.strip()[:MAX_TEXT_FOR_NLU]
+
+
+class Conversation:
+    """Runs flows for users. Knows nothing about any messaging platform."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.flows = services.flows
+        self.registry = services.registry
+
+    # ----------------------------------------------------------------- entry point
+    def handle(self, incoming: Incoming) -> list[Reply]:
+        """Answer one message. Always returns at least one reply."""
+        understanding = self._understand_outside_transaction(incoming)
+        pending: list[Callable[[], None]] = []
+
+        def work(session: Session) -> list[Reply]:
+            inbox = None
+            if incoming.idempotency_key is not None:
+                inbox = session.get(InboxUpdate, incoming.idempotency_key, with_for_update=True)
+                if inbox is not None and inbox.status != "received":
+                    return []  # handled before: its replies were stored with its effects
+            ctx = self._context(session, incoming)
+            self._dispatch(ctx, understanding)
+            if not ctx.replies and not incoming.staff_chat:
+                self._fallback(ctx)
+            replies = [_bounded(reply) for reply in ctx.replies]
+            if incoming.idempotency_key is not None:
+                if inbox is None:
+                    inbox = InboxUpdate(update_id=incoming.idempotency_key, received_at=ctx.now)
+                    session.add(inbox)
+                inbox.status = "handled"
+                inbox.payload = None  # the raw update (with the user's text) is not kept once handled
+                # Stored with an explicit recipient: after a crash they are sent without the original update.
+                inbox.replies = [
+                    reply_to_json(r if r.to else replace(r, to=Recipient(user=incoming.user))) for r in replies
+                ]
+                inbox.attempts = (inbox.attempts or 0) + 1
+            pending[:] = ctx.after_commit
+            return replies
+
+        replies = self.services.db.transaction(work)
+        for callback in pending:
+            callback()
+        return replies
+
+    def _understand_outside_transaction(self, incoming: Incoming) -> Understanding | None:
+        """NLU may call a remote server: do it before taking the database's write lock."""
+        if incoming.payload or incoming.media or not incoming.text or incoming.command:
+            return None
+        text = clean_text(incoming.text)
+        if not text:
+            return None
+        stored = self._stored_language(incoming)
+        return self.services.nlu.understand(text, user_language=stored, telegram_language=incoming.language_hint)
+
+    def _stored_language(self, incoming: Incoming) -> str | None:
+        with self.services.db.sessions() as session:
+            return session.scalar(
+                select(User.language).where(
+                    User.channel == incoming.user.channel, User.external_id == incoming.user.external_id
+                )
+            )
+
+    def _context(self, session: Session, incoming: Incoming) -> Context:
+        now = self.services.clock()
+        user = session.scalar(
+            select(User).where(User.channel == incoming.user.channel, User.external_id == incoming.user.external_id)
+        )
+        if user is None:
+            user = User(channel=incoming.user.channel, external_id=incoming.user.external_id, created_at=now)
+            session.add(user)
+            session.flush()
+        user.last_seen_at = now
+        user.blocked_at = None
+        state = session.get(ConversationState, user.id)
+        if state is None:
+            state = ConversationState(user_id=user.id, vars={}, misunderstood=0)
+            session.add(state)
+        return Context(session, user, state, incoming, self.services, self, now)
+
+    # ----------------------------------------------------------------- dispatch
+    def _dispatch(self, ctx: Context, understanding: Understanding | None) -> None:
+        incoming = ctx.incoming
+        for intercept in self.registry.interceptors:
+            if intercept(ctx):
+                return
+        if incoming.staff_chat:
+            return  # the staff group is the staff features' business; the family bot stays silent there
+        if incoming.payload is not None:
+            self._on_payload(ctx, incoming.payload)
+            return
+        if incoming.media is not None:
+            self._on_media(ctx, incoming.media)
+            return
+        command = incoming.command
+        if command is not None:
+            self._on_command(ctx, *command)
+            return
+        if ctx.user.language is None:
+            self.go(ctx, "onboarding.language")
+            return
+        text = clean_text(incoming.text or "")
+        if not text:
+            self._misunderstood(ctx)
+            return
+        if ctx.user.has_consent:
+            ctx.session.add(MessageLog(user_id=ctx.user.id, direction="in", text=text, created_at=ctx.now))
+        if understanding is not None and understanding.crisis:
+            self.on_crisis(ctx, understanding)
+            return
+        step = self._current_step(ctx)
+        if step is not None and step.input:
+            redirect = self.registry.inputs[step.input](ctx, text)
+            if redirect is not None:
+                ctx.state.misunderstood = 0
+                if redirect:
+                    self.go(ctx, redirect)
+                return
+        if understanding is not None:
+            self._on_understanding(ctx, understanding)
+
+    def user_blocked(self, user: UserRef) -> None:
+        """The channel found the user has blocked the bot (Telegram 403): stop writing to them."""
+        with self.services.db.session() as session:
+            row = session.scalar(select(User).where(User.channel == user.channel, User.external_id == user.external_id))
+            if row is not None:
+                row.blocked_at = self.services.clock()
+                for hook in self.registry.blocked_hooks:
+                    hook(session, row)
+
+    def on_crisis(self, ctx: Context, understanding: Understanding) -> None:
+        """Emergency information first, always; then whatever features add (an urgent ticket)."""
+        if understanding.language in SERVED_LANGUAGES and ctx.user.language != understanding.language:
+            # In a crisis, answer in the language they wrote in; they can change it later.
+            ctx.user.language = understanding.language
+        self.go(ctx, "main.crisis")
+        for handler in self.registry.crisis:
+            handler(ctx, understanding)
+
+    # ----------------------------------------------------------------- buttons
+    def _on_payload(self, ctx: Context, payload: str) -> None:
+        ref, sep, choice = payload.partition(PAYLOAD_SEPARATOR)
+        step = self.flows.find(ref) if sep and choice else None
+        if step is None:
+            log.info("refused a button payload that matches no step")
+            self._stale_button(ctx)
+            return
+        current = (ctx.state.flow, ctx.state.step)
+        if (step.flow, step.id) != current and not step.entry:
+            self._stale_button(ctx)
+            return
+        if step.entry and (step.flow, step.id) != current:
+            ctx.state.flow, ctx.state.step = step.flow, step.id
+        button = step.button(choice)
+        if button is not None and (button.when is None or self.registry.conditions[button.when](ctx)):
+            ctx.state.misunderstood = 0
+            redirect = self.registry.actions[button.action](ctx, **button.args) if button.action else None
+            target = redirect or button.next
+            if target:
+                self.go(ctx, target)
+            return
+        if step.options and step.on_option is not None:
+            options = {option.id: option for option in self.registry.providers[step.options](ctx)}
+            if choice in options:
+                ctx.state.misunderstood = 0
+                on = step.on_option
+                redirect = self.registry.actions[on.action](ctx, choice, **on.args) if on.action else None
+                target = redirect or on.next
+                if target:
+                    self.go(ctx, target)
+                return
+        log.info("refused a button payload that is not valid for the current step")
+        self._stale_button(ctx)
+
+    def _stale_button(self, ctx: Context) -> None:
+        ctx.say(ctx.t("errors.stale_button"))
+        self.go(ctx, "main.menu" if ctx.user.language else "onboarding.language")
+
+    # ----------------------------------------------------------------- media and commands
+    def _on_media(self, ctx: Context, kind: MediaKind) -> None:
+        if ctx.user.language is None:
+            self.go(ctx, "onboarding.language")
+            return
+        handler = self.registry.media.get(kind)
+        redirect = handler(ctx, kind) if handler else None
+        if not ctx.replies:
+            key = f"media.{kind.value}" if ctx.services.texts.has(f"media.{kind.value}") else "media.other"
+            ctx.say(ctx.t(key))
+            redirect = redirect or "main.menu_short"
+        if redirect:
+            self.go(ctx, redirect)
+
+    def _on_command(self, ctx: Context, name: str, argument: str) -> None:
+        handler = self.registry.commands.get(name)
+        if handler is None:
+            if ctx.user.language is None:
+                self.go(ctx, "onboarding.language")
+                return
+            ctx.say(ctx.t("errors.unknown_command"))
+            self.go(ctx, "main.help")
+            return
+        redirect = handler(ctx, argument)
+        if redirect:
+            self.go(ctx, redirect)
+
+    # ----------------------------------------------------------------- free text
+    def _on_understanding(self, ctx: Context, u: Understanding) -> None:
+        if u.language not in SERVED_LANGUAGES and u.language != "und" and u.language_confidence >= 0.8:
+            ctx.say(ctx.t("language.unserved"))
+            self.go(ctx, "onboarding.language")
+            return
+        if (
+            u.language in SERVED_LANGUAGES
+            and u.language != ctx.user.language
+            and u.language_confidence >= LANGUAGE_SWITCH_CONFIDENCE
+        ):
+            ctx.set_var("switch_to", u.language)
+            ctx.values["language"] = LANGUAGE_NAMES[u.language]
+            ctx.set_var("pending_intent", u.intent if u.intent_confidence >= INTENT_THRESHOLD else None)
+            self.go(ctx, "main.switch_language")
+            return
+        if u.intent_confidence < INTENT_THRESHOLD or u.intent not in self.registry.intents:
+            self._clarify(ctx, u)
+            return
+        self.route_intent(ctx, u.intent, u)
+
+    def route_intent(self, ctx: Context, intent: str, u: Understanding | None = None) -> None:
+        handler = self.registry.intents.get(intent)
+        if intent == "out_of_scope" or handler is None:
+            self._misunderstood(ctx)
+            return
+        ctx.state.misunderstood = 0
+        redirect = handler(ctx, u) if u is not None else handler(ctx, _Chosen(intent))  # type: ignore[arg-type]
+        if redirect:
+            self.go(ctx, redirect)
+
+    def _clarify(self, ctx: Context, u: Understanding) -> None:
+        choices = [
+            intent
+            for intent, _score in u.ranking
+            if intent in self.registry.intents
+            and intent not in NOT_OFFERED
+            and ctx.services.texts.has(f"intent.{intent}")
+        ][:3]
+        if not choices:
+            self._misunderstood(ctx)
+            return
+        ctx.state.misunderstood += 1
+        if ctx.state.misunderstood >= 2 and "handoff" in self.registry.features:
+            self.go(ctx, "main.offer_person")
+            return
+        ctx.set_var("clarify", choices)
+        self.go(ctx, "main.clarify")
+
+    def _misunderstood(self, ctx: Context) -> None:
+        ctx.state.misunderstood += 1
+        if ctx.state.misunderstood >= 2 and "handoff" in self.registry.features:
+            self.go(ctx, "main.offer_person")
+            return
+        self.go(ctx, "main.not_understood")
+
+    def _fallback(self, ctx: Context) -> None:
+        self.go(ctx, "main.menu" if ctx.user.language else "onboarding.language")
+
+    # ----------------------------------------------------------------- steps
+    def _current_step(self, ctx: Context) -> StepSpec | None:
+        if not ctx.state.flow or not ctx.state.step:
+            return None
+        return self.flows.find(f"{ctx.state.flow}.{ctx.state.step}")
+
+    def go(self, ctx: Context, ref: str, *, depth: int = 0) -> None:
+        """Enter a step: run its action, show its texts and buttons, follow `next` if it waits for nothing."""
+        if depth > MAX_REDIRECTS:
+            raise FlowError(f"too many redirects at {ref!r}")
+        try:
+            step = self.flows.step(ref, current_flow=ctx.state.flow)
+        except FlowError:
+            log.error("a flow refers to a missing step")
+            raise
+        ctx.state.flow, ctx.state.step = step.flow, step.id
+        first_reply = len(ctx.replies)
+        if step.action:
+            redirect = self.registry.actions[step.action](ctx, **step.args)
+            if redirect:
+                self.go(ctx, redirect, depth=depth + 1)
+                return
+        values = {**ctx.vars, **ctx.values}
+        for key in step.texts:
+            ctx.say(ctx.services.texts.get(ctx.language, key, **values))
+        buttons = self._buttons(ctx, step)
+        if buttons:
+            if len(ctx.replies) == first_reply:
+                raise FlowError(f"{step.ref}: buttons without a message to carry them")
+            last = ctx.replies[-1]
+            ctx.replies[-1] = Reply(
+                text=last.text,
+                buttons=last.buttons + buttons,
+                edit=last.edit,
+                attachment=last.attachment,
+                to=last.to,
+            )
+        elif step.next and not step.input:
+            self.go(ctx, step.next, depth=depth + 1)
+
+    def _buttons(self, ctx: Context, step: StepSpec) -> tuple[tuple[Button, ...], ...]:
+        flat: list[Button] = []
+        if step.options:
+            for option in self.registry.providers[step.options](ctx):
+                flat.append(Button(option.label, step.payload(option.id)))
+        for spec in step.buttons:
+            if spec.when and not self.registry.conditions[spec.when](ctx):
+                continue
+            flat.append(Button(ctx.t(spec.text), step.payload(spec.id)))
+        width = max(1, step.columns)
+        return tuple(tuple(flat[i : i + width]) for i in range(0, len(flat), width))
+
+
+NOT_OFFERED = {"out_of_scope", "affirm", "deny", "greet", "goodbye", "thanks"}
+
+
+class _Chosen:
+    """An intent the user picked from the clarification buttons: certain by definition."""
+
+    def __init__(self, intent: str) -> None:
+        self.intent = intent
+        self.intent_confidence = 1.0
+        self.language = "und"
+        self.language_confidence = 0.0
+        self.crisis = False
+        self.ranking = ((intent, 1.0),)
+        self.text = ""
+
+
+def _bounded(reply: Reply) -> Reply:
+    """Telegram refuses messages over 4096 characters; paging is the features' job, this is the guard."""
+    if len(reply.text) <= MAX_REPLY_CHARS:
+        return reply
+    cut = reply.text[: MAX_REPLY_CHARS - 1]
+    cut = cut[: cut.rfind("\n")] if "\n" in cut else cut
+    return Reply(cut + "…", reply.buttons, reply.edit, reply.attachment, reply.to)
+
+
+def option_list(items: list[tuple[str, str]]) -> list[Option]:
+    return [Option(id=i, label=label) for i, label in items]

@@ -1,0 +1,143 @@
+"""What a channel hands to the core, and what the core hands back."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class MediaKind(StrEnum):
+    STICKER = "sticker"
+    PHOTO = "photo"
+    VOICE = "voice"
+    AUDIO = "audio"
+    VIDEO = "video"
+    DOCUMENT = "document"
+    LOCATION = "location"
+    CONTACT = "contact"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class UserRef:
+    """Who wrote: the channel and the id the channel knows them by."""
+
+    channel: str
+    external_id: str
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One thing a user did: typed text, pressed a button, or sent media."""
+
+    user: UserRef
+    text: str | None = None
+    payload: str | None = None
+    media: MediaKind | None = None
+    language_hint: str | None = None  # Telegram's language_code: a hint, never a decision
+    # Opaque handle of media that a counsellor may need relayed (a Telegram file id); never logged.
+    media_ref: str | None = None
+    # Set by channels that deliver at-least-once: the core records the message as handled under this key
+    # in the same transaction as its effects, so a redelivered message is answered once.
+    idempotency_key: int | None = None
+    # Where it came from when not a private chat with the bot (the staff group), for staff features.
+    staff_chat: bool = False
+    thread_id: int | None = None
+    message_id: int | None = None
+    reply_to_message_id: int | None = None
+
+    @property
+    def command(self) -> tuple[str, str] | None:
+        """`/start group-3` → ("start", "group-3"); None for plain text."""
+        if not self.text or not self.text.startswith("/"):
+            return None
+        head, _, rest = self.text[1:].partition(" ")
+        name = head.split("@", 1)[0].lower()
+        return (name, rest.strip()) if name else None
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+    mime_type: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message to send. `text` is Telegram-safe HTML (user data already escaped)."""
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    # Replace the message whose button was pressed instead of sending a new one (paging).
+    edit: bool = False
+    attachment: Attachment | None = None
+    # None: to the user who wrote. Otherwise another recipient, e.g. the staff group.
+    to: Recipient | None = None
+    # A label the channel reports back with the sent message's id (e.g. to link a ticket card to it).
+    track: str | None = None
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A destination other than the sender: a user by reference, or the staff group (optionally a topic)."""
+
+    user: UserRef | None = None
+    staff: bool = False
+    thread_id: int | None = None
+    reply_to: int | None = None
+
+
+def reply_to_json(reply: Reply) -> dict[str, Any]:
+    """A reply as JSON, so that replies decided in a transaction can be sent (again) after a crash."""
+    return {
+        "text": reply.text,
+        "buttons": [[[b.label, b.payload] for b in row] for row in reply.buttons],
+        "edit": reply.edit,
+        "attachment": None
+        if reply.attachment is None
+        else {
+            "filename": reply.attachment.filename,
+            "content": base64.b64encode(reply.attachment.content).decode(),
+            "mime_type": reply.attachment.mime_type,
+        },
+        "to": None
+        if reply.to is None
+        else {
+            "user": None if reply.to.user is None else [reply.to.user.channel, reply.to.user.external_id],
+            "staff": reply.to.staff,
+            "thread_id": reply.to.thread_id,
+            "reply_to": reply.to.reply_to,
+        },
+        "track": reply.track,
+    }
+
+
+def reply_from_json(data: dict[str, Any]) -> Reply:
+    attachment = data.get("attachment")
+    to = data.get("to")
+    return Reply(
+        text=data["text"],
+        buttons=tuple(tuple(Button(label, payload) for label, payload in row) for row in data.get("buttons", [])),
+        edit=bool(data.get("edit")),
+        attachment=None
+        if not attachment
+        else Attachment(attachment["filename"], base64.b64decode(attachment["content"]), attachment["mime_type"]),
+        to=None
+        if not to
+        else Recipient(
+            user=UserRef(*to["user"]) if to.get("user") else None,
+            staff=bool(to.get("staff")),
+            thread_id=to.get("thread_id"),
+            reply_to=to.get("reply_to"),
+        ),
+        track=data.get("track"),
+    )

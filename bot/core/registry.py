@@ -1,0 +1,112 @@
+"""The names that flows, commands and intents are bound to; each feature registers its own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bot.core.context import Context, Option
+from bot.core.messages import MediaKind
+
+if TYPE_CHECKING:
+    from bot.nlu.pipeline import Understanding
+
+# An action may return a step reference to go to instead of the flow's own `next`.
+Action = Callable[..., str | None]
+Condition = Callable[[Context], bool]
+Provider = Callable[[Context], list[Option]]
+InputHandler = Callable[[Context, str], str | None]
+CommandHandler = Callable[[Context, str], str | None]
+IntentHandler = Callable[[Context, "Understanding"], str | None]
+MediaHandler = Callable[[Context, MediaKind], str | None]
+CrisisHandler = Callable[[Context, "Understanding"], None]
+
+
+@dataclass
+class Registry:
+    actions: dict[str, Action] = field(default_factory=dict)
+    conditions: dict[str, Condition] = field(default_factory=dict)
+    providers: dict[str, Provider] = field(default_factory=dict)
+    inputs: dict[str, InputHandler] = field(default_factory=dict)
+    commands: dict[str, CommandHandler] = field(default_factory=dict)
+    # Commands that still work while a counsellor conversation is open, etc.
+    staff_commands: dict[str, CommandHandler] = field(default_factory=dict)
+    intents: dict[str, IntentHandler] = field(default_factory=dict)
+    deep_links: dict[str, CommandHandler] = field(default_factory=dict)
+    media: dict[MediaKind, MediaHandler] = field(default_factory=dict)
+    crisis: list[CrisisHandler] = field(default_factory=list)
+    # Run before normal handling; one that returns True has handled the message (e.g. a relay to a counsellor).
+    interceptors: list[Callable[[Context], bool]] = field(default_factory=list)
+    features: set[str] = field(default_factory=set)
+    # Called in the transaction that marks a user as having blocked the bot (e.g. to pause subscriptions).
+    blocked_hooks: list[Callable[[Any, Any], None]] = field(default_factory=list)
+    # Called by a channel with (track, chat id, message id) after sending a reply that carried `track`.
+    sent_hooks: dict[str, Callable[[str, int, int], None]] = field(default_factory=dict)
+    # Commands shown in Telegram's command menu, in this order; each needs a `commands.<name>` string.
+    menu_commands: list[str] = field(default_factory=lambda: ["start", "menu", "language", "help"])
+    # Called with (application, channel) when the Telegram application is built: jobs, extra handlers.
+    telegram_hooks: list[Callable[[Any, Any], None]] = field(default_factory=list)
+    # Content checks for `python -m bot content check`: each returns problems as `file: message` lines.
+    checks: list[Callable[[], list[str]]] = field(default_factory=list)
+
+    def _add(self, table: dict[Any, Any], name: Any, fn: Any) -> None:
+        if name in table:
+            raise ValueError(f"{name!r} is registered twice")
+        table[name] = fn
+
+    def action(self, name: str) -> Callable[[Action], Action]:
+        def deco(fn: Action) -> Action:
+            self._add(self.actions, name, fn)
+            return fn
+
+        return deco
+
+    def condition(self, name: str) -> Callable[[Condition], Condition]:
+        def deco(fn: Condition) -> Condition:
+            self._add(self.conditions, name, fn)
+            return fn
+
+        return deco
+
+    def provider(self, name: str) -> Callable[[Provider], Provider]:
+        def deco(fn: Provider) -> Provider:
+            self._add(self.providers, name, fn)
+            return fn
+
+        return deco
+
+    def input(self, name: str) -> Callable[[InputHandler], InputHandler]:
+        def deco(fn: InputHandler) -> InputHandler:
+            self._add(self.inputs, name, fn)
+            return fn
+
+        return deco
+
+    def command(self, name: str) -> Callable[[CommandHandler], CommandHandler]:
+        def deco(fn: CommandHandler) -> CommandHandler:
+            self._add(self.commands, name, fn)
+            return fn
+
+        return deco
+
+    def intent(self, name: str) -> Callable[[IntentHandler], IntentHandler]:
+        def deco(fn: IntentHandler) -> IntentHandler:
+            self.intents[name] = fn  # a feature may take over an intent from the default handler
+            return fn
+
+        return deco
+
+    def deep_link(self, prefix: str) -> Callable[[CommandHandler], CommandHandler]:
+        def deco(fn: CommandHandler) -> CommandHandler:
+            self._add(self.deep_links, prefix, fn)
+            return fn
+
+        return deco
+
+    def on_media(self, kind: MediaKind) -> Callable[[MediaHandler], MediaHandler]:
+        def deco(fn: MediaHandler) -> MediaHandler:
+            self.media[kind] = fn
+            return fn
+
+        return deco

@@ -1,0 +1,126 @@
+"""User-facing strings, by key and language, from `content/strings/<lang>.yml`.
+
+Strings are Telegram HTML: they may use <b> and <i>; placeholder values are escaped unless they are
+`Safe` (already-rendered HTML). Every language must have the same keys and placeholders.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from bot.settings import SERVED_LANGUAGES
+
+FALLBACK_LANGUAGE = "en"
+ALLOWED_TAGS = re.compile(r"</?(b|i|u|s|code)>")
+ANY_TAG = re.compile(r"<[^>]*>")
+LANGUAGE_NAMES = {
+    "fi": "Suomi",
+    "en": "English",
+    "ar": "العربية",
+    "ru": "Русский",
+    "so": "Soomaali",
+    "sw": "Kiswahili",
+}
+
+
+class Safe(str):
+    """Text that is already Telegram HTML and must not be escaped again."""
+
+
+class TextError(ValueError):
+    pass
+
+
+def placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def markup_problem(text: str) -> str | None:
+    """Why `text` would break Telegram HTML, or None."""
+    stripped = ALLOWED_TAGS.sub("", text)
+    if ANY_TAG.search(stripped) or "<" in stripped or ">" in stripped:
+        return "contains a tag other than <b>, <i>, <u>, <s>, <code>, or a bare < or >"
+    if re.search(r"&(?!(amp|lt|gt|quot|#\d+);)", stripped):
+        return "contains a bare & (write &amp;)"
+    stack: list[str] = []
+    for match in ALLOWED_TAGS.finditer(text):
+        tag = match.group(1)
+        if match.group(0).startswith("</"):
+            if not stack or stack.pop() != tag:
+                return f"unbalanced </{tag}>"
+        else:
+            stack.append(tag)
+    if stack:
+        return f"unclosed <{stack[-1]}>"
+    return None
+
+
+@dataclass(frozen=True)
+class Texts:
+    by_language: dict[str, dict[str, str]]
+
+    @classmethod
+    def load(cls, directory: Path) -> Texts:
+        data: dict[str, dict[str, str]] = {}
+        for language in SERVED_LANGUAGES:
+            path = directory / f"{language}.yml"
+            if not path.is_file():
+                raise TextError(f"{path}: missing strings file for language {language!r}")
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            if not isinstance(loaded, dict):
+                raise TextError(f"{path}: expected a mapping of key: text")
+            data[language] = {str(k): str(v).strip() for k, v in _flatten(loaded).items()}
+        return cls(data)
+
+    def has(self, key: str) -> bool:
+        return key in self.by_language[FALLBACK_LANGUAGE]
+
+    def get(self, language: str | None, key: str, /, **values: object) -> str:
+        """The string `key` in `language` (English if unknown) with escaped values filled in."""
+        table = self.by_language.get(language or FALLBACK_LANGUAGE) or self.by_language[FALLBACK_LANGUAGE]
+        template = table.get(key)
+        if template is None:
+            template = self.by_language[FALLBACK_LANGUAGE].get(key)
+        if template is None:
+            raise KeyError(key)
+        escaped = {k: v if isinstance(v, Safe) else html.escape(str(v), quote=False) for k, v in values.items()}
+        return template.format_map(escaped)
+
+    def problems(self) -> list[str]:
+        """Missing keys, mismatched placeholders and broken markup, one line each."""
+        found: list[str] = []
+        reference = self.by_language[FALLBACK_LANGUAGE]
+        for language, table in self.by_language.items():
+            for key in sorted(set(reference) - set(table)):
+                found.append(f"content/strings/{language}.yml: missing key {key!r}")
+            for key in sorted(set(table) - set(reference)):
+                found.append(f"content/strings/{language}.yml: key {key!r} is not in en.yml")
+            for key, text in table.items():
+                if key in reference and placeholders(text) != placeholders(reference[key]):
+                    found.append(
+                        f"content/strings/{language}.yml: {key!r} has placeholders "
+                        f"{sorted(placeholders(text))}, en.yml has {sorted(placeholders(reference[key]))}"
+                    )
+                problem = markup_problem(text)
+                if problem:
+                    found.append(f"content/strings/{language}.yml: {key!r} {problem}")
+                if not text:
+                    found.append(f"content/strings/{language}.yml: {key!r} is empty")
+        return found
+
+
+def _flatten(tree: dict[object, object], prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat

@@ -1,0 +1,68 @@
+"""The main menu, help, small talk, clarification, language switching and media replies."""
+
+from __future__ import annotations
+
+from bot.core.context import Context, Option
+from bot.core.messages import MediaKind
+from bot.core.registry import IntentHandler, Registry
+from bot.core.services import Services
+from bot.core.texts import LANGUAGE_NAMES
+
+
+def register(registry: Registry, services: Services) -> None:
+    def to(ref: str) -> IntentHandler:
+        return lambda _ctx, _understanding: ref
+
+    for name, ref in {
+        "greet": "main.greet",
+        "thanks": "main.thanks",
+        "goodbye": "main.goodbye",
+        "help": "main.menu",
+        "affirm": "main.menu",
+        "deny": "main.menu",
+        "change_language": "onboarding.language",
+    }.items():
+        registry.intents[name] = to(ref)
+
+    @registry.command("menu")
+    def menu(ctx: Context, _argument: str) -> str:
+        return "main.menu" if ctx.user.language else "onboarding.language"
+
+    @registry.command("help")
+    def help_(ctx: Context, _argument: str) -> str:
+        return "main.help" if ctx.user.language else "onboarding.language"
+
+    @registry.provider("clarify_choices")
+    def clarify_choices(ctx: Context) -> list[Option]:
+        return [Option(intent, ctx.t(f"intent.{intent}")) for intent in ctx.vars.get("clarify", [])]
+
+    @registry.action("choose_intent")
+    def choose_intent(ctx: Context, intent: str) -> None:
+        ctx.pop_var("clarify")
+        ctx.conversation.route_intent(ctx, intent)
+
+    @registry.provider("switch_choices")
+    def switch_choices(ctx: Context) -> list[Option]:
+        target = ctx.vars.get("switch_to")
+        if not target or target not in LANGUAGE_NAMES:
+            return [Option("keep", ctx.t("language.keep"))]
+        return [Option(target, LANGUAGE_NAMES[target]), Option("keep", ctx.t("language.keep"))]
+
+    @registry.action("apply_language_switch")
+    def apply_language_switch(ctx: Context, choice: str) -> str | None:
+        ctx.pop_var("switch_to")
+        pending = ctx.pop_var("pending_intent")
+        if choice != "keep":
+            ctx.user.language = choice
+            ctx.say(ctx.t("onboarding.language_set"))
+        if pending and pending in ctx.services.registry.intents:
+            ctx.conversation.route_intent(ctx, pending)
+            return None
+        return "main.menu"
+
+    def media_reply(ctx: Context, kind: MediaKind) -> str:
+        ctx.say(ctx.t(f"media.{kind.value}"))
+        return "main.menu"
+
+    for kind in MediaKind:
+        registry.media.setdefault(kind, media_reply)

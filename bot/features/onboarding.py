@@ -1,0 +1,89 @@
+"""/start, language choice and consent."""
+
+from __future__ import annotations
+
+from bot.core.context import Context, Option
+from bot.core.registry import Registry
+from bot.core.services import Services
+from bot.core.texts import LANGUAGE_NAMES
+from bot.settings import SERVED_LANGUAGES
+
+CONSENT_VERSION = "2026-11"
+
+
+def language_order(hint: str | None) -> list[str]:
+    """The served languages, with the one Telegram reports for the user first."""
+    base = (hint or "").split("-")[0].lower()
+    if base in SERVED_LANGUAGES:
+        return [base, *(code for code in SERVED_LANGUAGES if code != base)]
+    return list(SERVED_LANGUAGES)
+
+
+def after_onboarding(ctx: Context) -> str | None:
+    """Where to go once language and consent are settled: a pending deep link, or the menu."""
+    link = ctx.pop_var("after_onboarding")
+    if link:
+        redirect = open_deep_link(ctx, str(link))
+        if redirect is not None or ctx.replies:
+            return redirect
+    return "main.menu"
+
+
+def open_deep_link(ctx: Context, argument: str) -> str | None:
+    prefix, _, rest = argument.partition("-")
+    handler = ctx.services.registry.deep_links.get(prefix.lower())
+    if handler is None:
+        return "main.menu"
+    return handler(ctx, rest)
+
+
+def register(registry: Registry, services: Services) -> None:
+    @registry.action("greet_all_languages")
+    def greet_all_languages(ctx: Context) -> None:
+        lines = [services.texts.get(code, "onboarding.hello") for code in language_order(ctx.incoming.language_hint)]
+        ctx.say("\n\n".join(lines))
+
+    @registry.provider("languages")
+    def languages(ctx: Context) -> list[Option]:
+        return [Option(code, LANGUAGE_NAMES[code]) for code in language_order(ctx.incoming.language_hint)]
+
+    @registry.action("set_language")
+    def set_language(ctx: Context, code: str) -> str | None:
+        ctx.user.language = code
+        ctx.say(ctx.t("onboarding.language_set"))
+        if ctx.user.consent_at is None and ctx.user.consent_refused_at is None:
+            return "onboarding.consent"
+        return after_onboarding(ctx)
+
+    @registry.action("give_consent")
+    def give_consent(ctx: Context) -> str | None:
+        ctx.user.consent_at = ctx.now
+        ctx.user.consent_version = CONSENT_VERSION
+        ctx.user.consent_refused_at = None
+        ctx.say(ctx.t("privacy.thanks"))
+        return after_onboarding(ctx)
+
+    @registry.action("refuse_consent")
+    def refuse_consent(ctx: Context) -> str | None:
+        ctx.user.consent_refused_at = ctx.now
+        ctx.user.consent_at = None
+        ctx.say(ctx.t("privacy.refused"))
+        return after_onboarding(ctx)
+
+    @registry.condition("has_consent")
+    def has_consent(ctx: Context) -> bool:
+        return ctx.user.has_consent
+
+    @registry.command("start")
+    def start(ctx: Context, argument: str) -> str | None:
+        if argument:
+            if ctx.user.language and (ctx.user.consent_at or ctx.user.consent_refused_at):
+                return open_deep_link(ctx, argument)
+            ctx.set_var("after_onboarding", argument[:60])
+            if ctx.user.language:
+                return "onboarding.consent"
+        return "onboarding.language"
+
+    @registry.command("language")
+    def language(ctx: Context, _argument: str) -> str:
+        return "onboarding.language"

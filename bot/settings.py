@@ -1,0 +1,88 @@
+"""Settings: one frozen object read from the environment (and an optional `.env`)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVED_LANGUAGES: tuple[str, ...] = ("fi", "en", "ar", "ru", "so", "sw")
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int_list(value: str | None) -> tuple[int, ...]:
+    if not value:
+        return ()
+    return tuple(int(part) for part in value.replace(" ", "").split(",") if part)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, read once at start-up."""
+
+    telegram_bot_token: str = ""
+    telegram_api_base_url: str = ""
+    database_url: str = f"sqlite:///{ROOT / 'aito.db'}"
+    staff_chat_id: int | None = None
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = 8443
+    nlu_backend: str = "embedded"
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_token: str = ""
+    timezone: str = "Europe/Helsinki"
+    content_dir: Path = ROOT / "content"
+    flows_dir: Path = ROOT / "flows"
+    nlu_data_dir: Path = ROOT / "nlu_data"
+    cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "aito-bot")
+    retention_days: int = 90
+    log_level: str = "INFO"
+    run_scheduler: bool = True
+    translate_url: str = ""
+    admin_telegram_ids: tuple[int, ...] = ()
+
+    @classmethod
+    def from_env(cls, env_file: Path | None = None, **overrides: object) -> Settings:
+        """Read settings from the process environment, with `.env` values as defaults."""
+        file_values: dict[str, str | None] = {}
+        path = env_file if env_file is not None else Path.cwd() / ".env"
+        if path.is_file():
+            file_values = dotenv_values(path)
+
+        def get(name: str) -> str | None:
+            value = os.environ.get(name)
+            return value if value is not None else file_values.get(name)
+
+        defaults = cls()
+        staff = get("STAFF_CHAT_ID")
+        values: dict[str, object] = {
+            "telegram_bot_token": get("TELEGRAM_BOT_TOKEN") or "",
+            "telegram_api_base_url": (get("TELEGRAM_API_BASE_URL") or "").rstrip("/"),
+            "database_url": get("DATABASE_URL") or defaults.database_url,
+            "staff_chat_id": int(staff) if staff else None,
+            "webhook_url": get("WEBHOOK_URL") or "",
+            "webhook_secret": get("WEBHOOK_SECRET") or "",
+            "webhook_listen": get("WEBHOOK_LISTEN") or defaults.webhook_listen,
+            "webhook_port": int(get("WEBHOOK_PORT") or defaults.webhook_port),
+            "nlu_backend": (get("NLU_BACKEND") or "embedded").lower(),
+            "rasa_url": (get("RASA_URL") or defaults.rasa_url).rstrip("/"),
+            "rasa_token": get("RASA_TOKEN") or "",
+            "timezone": get("TIMEZONE") or defaults.timezone,
+            "cache_dir": Path(get("AITO_CACHE_DIR") or defaults.cache_dir),
+            "retention_days": int(get("RETENTION_DAYS") or defaults.retention_days),
+            "log_level": (get("LOG_LEVEL") or defaults.log_level).upper(),
+            "run_scheduler": _bool(get("RUN_SCHEDULER"), True),
+            "translate_url": get("TRANSLATE_URL") or "",
+            "admin_telegram_ids": _int_list(get("ADMIN_TELEGRAM_IDS")),
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]

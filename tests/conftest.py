@@ -1,0 +1,88 @@
+"""Shared fixtures: databases (SQLite and PostgreSQL), the core with a test client, a local Bot API server."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from bot.settings import ROOT, Settings
+
+os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+os.environ["no_proxy"] = os.environ["NO_PROXY"]
+POSTGRES_ADMIN_URL = os.environ.get("AITO_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _postgres_available() -> str | None:
+    try:
+        engine = create_engine(POSTGRES_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+        engine.dispose()
+        return None
+    except Exception as error:  # any failure means: not usable here
+        return f"PostgreSQL at {POSTGRES_ADMIN_URL} is not reachable ({type(error).__name__})"
+
+
+_PG_PROBLEM: str | None = _postgres_available()
+
+
+@pytest.fixture(scope="session")
+def postgres_problem() -> str | None:
+    return _PG_PROBLEM
+
+
+def _require_postgres() -> None:
+    if _PG_PROBLEM is None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{_PG_PROBLEM}; under CI an unreachable PostgreSQL is a failure")
+    pytest.skip(_PG_PROBLEM)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    _require_postgres()
+    name = f"aito_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'aito.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Database tests run on both: the same code must work on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'aito.db'}"
+    else:
+        yield request.getfixturevalue("postgres_url")
+
+
+def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "cache_dir": tmp_path / "cache",
+        "content_dir": ROOT / "content",
+        "flows_dir": ROOT / "flows",
+        "nlu_data_dir": ROOT / "nlu_data",
+        "telegram_bot_token": "123456:TEST-token-for-the-local-bot-api-server",
+        **overrides,
+    }
+    return Settings(**values)  # type: ignore[arg-type]
