@@ -11,7 +11,7 @@ from bot.settings import Settings
 
 # Feature modules that add `admin` sub-commands: each has `add_admin_commands(subparsers)`, whose
 # parsers set `handler=fn(args, settings) -> int`.
-ADMIN_MODULES: tuple[str, ...] = ()
+ADMIN_MODULES: tuple[str, ...] = ("bot.staff",)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -67,15 +67,22 @@ class Texts:
 
     @classmethod
     def load(cls, directory: Path) -> Texts:
+        """`<lang>.yml` plus each feature's `<feature>.<lang>.yml`; a key may be defined only once."""
         data: dict[str, dict[str, str]] = {}
         for language in SERVED_LANGUAGES:
-            path = directory / f"{language}.yml"
-            if not path.is_file():
-                raise TextError(f"{path}: missing strings file for language {language!r}")
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            if not isinstance(loaded, dict):
-                raise TextError(f"{path}: expected a mapping of key: text")
-            data[language] = {str(k): str(v).strip() for k, v in _flatten(loaded).items()}
+            main = directory / f"{language}.yml"
+            if not main.is_file():
+                raise TextError(f"{main}: missing strings file for language {language!r}")
+            table: dict[str, str] = {}
+            for path in [main, *sorted(directory.glob(f"*.{language}.yml"))]:
+                loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+                if not isinstance(loaded, dict):
+                    raise TextError(f"{path}: expected a mapping of key: text")
+                for key, value in _flatten(loaded).items():
+                    if key in table:
+                        raise TextError(f"{path}: key {key!r} is defined twice for {language!r}")
+                    table[key] = str(value).strip()
+            data[language] = table
         return cls(data)
 
     def has(self, key: str) -> bool:
@@ -98,20 +105,20 @@ class Texts:
         reference = self.by_language[FALLBACK_LANGUAGE]
         for language, table in self.by_language.items():
             for key in sorted(set(reference) - set(table)):
-                found.append(f"content/strings/{language}.yml: missing key {key!r}")
+                found.append(f"content/strings ({language}): missing key {key!r}")
             for key in sorted(set(table) - set(reference)):
-                found.append(f"content/strings/{language}.yml: key {key!r} is not in en.yml")
+                found.append(f"content/strings ({language}): key {key!r} is not in English")
             for key, text in table.items():
                 if key in reference and placeholders(text) != placeholders(reference[key]):
                     found.append(
-                        f"content/strings/{language}.yml: {key!r} has placeholders "
-                        f"{sorted(placeholders(text))}, en.yml has {sorted(placeholders(reference[key]))}"
+                        f"content/strings ({language}): {key!r} has placeholders "
+                        f"{sorted(placeholders(text))}, English has {sorted(placeholders(reference[key]))}"
                     )
                 problem = markup_problem(text)
                 if problem:
-                    found.append(f"content/strings/{language}.yml: {key!r} {problem}")
+                    found.append(f"content/strings ({language}): {key!r} {problem}")
                 if not text:
-                    found.append(f"content/strings/{language}.yml: {key!r} is empty")
+                    found.append(f"content/strings ({language}): {key!r} is empty")
         return found
 
 

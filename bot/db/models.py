@@ -95,3 +95,40 @@ class GuideFeedback(Base):
     language: Mapped[str] = mapped_column(String(8))
     helpful: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Counsellor(Base):
+    """A member of staff who may use staff commands, claim tickets and publish slots."""
+
+    __tablename__ = "counsellors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    languages: Mapped[str] = mapped_column(String(64), default="fi,en")  # comma-separated codes
+    municipalities: Mapped[str] = mapped_column(String(200), default="")  # comma-separated names
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    on_duty: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def language_list(self) -> list[str]:
+        return [code for code in self.languages.split(",") if code]
+
+    @property
+    def municipality_list(self) -> list[str]:
+        return [name for name in self.municipalities.split(",") if name]
+
+
+class AuditEntry(Base):
+    """Who did what, when: every staff action and every refused attempt. No message texts."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # A counsellor's id, "cli" for the command line, or "unlisted" for a refused stranger.
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(64))  # a pseudonymous label, a ticket or slot id
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,13 +1,13 @@
-"""foundation: users, conversation state, inbox, message log, guide feedback
+"""foundation: users, conversation state, inbox, message log, guide feedback, counsellors, audit
 
 Revision ID: 0001_foundation
 Revises:
 """
 
-import sqlalchemy as sa
 from alembic import op
-
+import sqlalchemy as sa
 import bot.db.base
+
 
 revision = "0001_foundation"
 down_revision = None
@@ -16,6 +16,32 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "audit_log",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("at", bot.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=64), nullable=False),
+        sa.Column("action", sa.String(length=64), nullable=False),
+        sa.Column("target", sa.String(length=64), nullable=True),
+        sa.Column("details", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
+    )
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_audit_log_at"), ["at"], unique=False)
+
+    op.create_table(
+        "counsellors",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("telegram_id", sa.BigInteger(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("languages", sa.String(length=64), nullable=False),
+        sa.Column("municipalities", sa.String(length=200), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("on_duty", sa.Boolean(), nullable=False),
+        sa.Column("created_at", bot.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_counsellors")),
+        sa.UniqueConstraint("telegram_id", name=op.f("uq_counsellors_telegram_id")),
+    )
     op.create_table(
         "guide_feedback",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -103,3 +129,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_guide_feedback_section_id"))
 
     op.drop_table("guide_feedback")
+    op.drop_table("counsellors")
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_audit_log_at"))
+
+    op.drop_table("audit_log")

@@ -1,0 +1,496 @@
+"""Embedded intent classifier: word and character n-grams with a linear model, trained from nlu_data/.
+
+Training uses scikit-learn; inference does not. The trained model is exported to plain arrays
+(vocabulary, idf, weights, a calibration temperature) and cached on disk, because importing
+scikit-learn alone costs about a second, and `python -m bot parse` must handle 1,000 lines in two
+seconds including start-up. The cache key is a hash of the training files and of this module's
+source, so changing either retrains on the next start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+import math
+import os
+import pickle
+import re
+import tempfile
+import time
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+INTENTS: tuple[str, ...] = (
+    "greet",
+    "goodbye",
+    "thanks",
+    "affirm",
+    "deny",
+    "help",
+    "change_language",
+    "guide_topics",
+    "topic_health",
+    "topic_mental_health",
+    "topic_family",
+    "topic_school",
+    "topic_work_study",
+    "topic_money",
+    "topic_housing",
+    "group_schedule",
+    "reminders_on",
+    "reminders_off",
+    "book_guidance",
+    "cancel_booking",
+    "human_handoff",
+    "privacy_delete",
+    "out_of_scope",
+)
+
+# Bump when the pickled layout changes; the source hash below catches every other code change.
+MODEL_FORMAT = 1
+# Telegram messages are at most 4096 characters; longer input is only ever a paste, and its
+# beginning says what it is about. Bounding it bounds the time one line can take.
+MAX_CHARS = 1000
+CACHE_SUBDIR = "nlu"
+CACHE_KEEP = 6
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training or test utterance from the Rasa YAML files."""
+
+    text: str
+    intent: str
+    language: str
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Knobs of the feature extraction and the linear model (tuned on the held-out split)."""
+
+    char_ngrams: tuple[int, int] = (1, 4)
+    word_bigrams: bool = True
+    language_words: bool = False
+    min_df: int = 1
+    block_weights: dict[str, float] = field(default_factory=lambda: {"w": 1.0, "p": 1.0, "c": 1.0, "l": 0.5})
+    c: float = 1.0
+    calibration_folds: int = 5
+    seed: int = 0
+
+
+# --- Reading Rasa's YAML -------------------------------------------------------------------------
+
+_ENTITY_MARKUP = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
+
+
+def _strip_entity_markup(text: str) -> str:
+    """`[Kemi](place)` and `[Kemi]{"entity": "place"}` are Rasa's entity markup: keep the words."""
+    return _ENTITY_MARKUP.sub(r"\1", text)
+
+
+def read_rasa_nlu(path: Path) -> list[Example]:
+    """Read the intent examples of one Rasa 3.x NLU file; the file name (`fi.yml`) is the language."""
+    import yaml  # only needed when training or evaluating, not on the cached start-up path
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    language = path.stem.split(".")[0]
+    examples: list[Example] = []
+    for item in data.get("nlu") or []:
+        intent = item.get("intent") if isinstance(item, dict) else None
+        if not intent:
+            continue  # synonyms, regexes and lookup tables carry no intent examples
+        raw = item.get("examples") or ""
+        if isinstance(raw, str):
+            lines = [line.strip() for line in raw.splitlines()]
+            texts = [line[1:].strip() for line in lines if line.startswith("-")]
+        else:  # the list form allows per-example metadata: [{"text": ..., "metadata": ...}]
+            texts = [str(entry.get("text", "")) if isinstance(entry, dict) else str(entry) for entry in raw]
+        for text in texts:
+            clean = _strip_entity_markup(text).strip()
+            if clean:
+                examples.append(Example(clean, str(intent), language))
+    return examples
+
+
+def training_files(directory: Path) -> list[Path]:
+    """The YAML files of a training or test directory, in a stable order."""
+    return sorted(p for p in directory.iterdir() if p.suffix in {".yml", ".yaml"} and p.is_file())
+
+
+def load_examples(directory: Path) -> list[Example]:
+    """All intent examples under `directory` (one file per language)."""
+    examples: list[Example] = []
+    for path in training_files(directory):
+        examples.extend(read_rasa_nlu(path))
+    return examples
+
+
+# --- Normalisation and features ------------------------------------------------------------------
+
+_ARABIC_TABLE: dict[int, str | None] = {
+    # Spelling variants that people type interchangeably (hamza seats, alef maqsura, ta marbuta):
+    # folding them is the usual light normalisation for Arabic search.
+    **{ord(ch): "ا" for ch in "أإآٱ"},
+    ord("ى"): "ي",
+    ord("ئ"): "ي",
+    ord("ؤ"): "و",
+    ord("ة"): "ه",
+    # Persian/Urdu letter forms on Arabic keyboards.
+    ord("ی"): "ي",
+    ord("ک"): "ك",
+    # Tatweel only stretches a word; harakat are mostly omitted in chat and only split the vocabulary.
+    ord("ـ"): None,
+    **{cp: None for cp in range(0x064B, 0x0660)},
+    0x0670: None,
+    # Arabic-Indic and Persian digits.
+    **{0x0660 + i: str(i) for i in range(10)},
+    **{0x06F0 + i: str(i) for i in range(10)},
+    ord("،"): ",",
+    ord("؛"): ";",
+    ord("؟"): "?",
+}
+
+_REPEATS = re.compile(r"(.)\1{2,}")
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def normalize(text: str) -> str:
+    """Case-fold, fold Arabic spelling variants and shorten stretched letters ("kiitoooos")."""
+    text = unicodedata.normalize("NFKC", text[:MAX_CHARS]).casefold()
+    text = text.translate(_ARABIC_TABLE)
+    return _REPEATS.sub(r"\1\1", text)
+
+
+def strip_diacritics(text: str) -> str:
+    """Drop combining marks ("päiväkoti" → "paivakoti"): families often type without them."""
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _tokens(text: str) -> list[str]:
+    """Words and symbols (emoji carry meaning: 👍 🙏 👋); punctuation is dropped."""
+    return [t for t in _TOKEN.findall(text) if t[0].isalnum() or t[0] == "_" or not _is_punct(t[0])]
+
+
+def _is_punct(ch: str) -> bool:
+    return unicodedata.category(ch)[0] == "P"
+
+
+def extract_features(text: str, language: str | None, config: TrainingConfig) -> dict[str, Counter[str]]:
+    """Raw term counts per feature block.
+
+    Blocks: `w` words and word bigrams as written (normalised); `p` words without diacritics, so a
+    word typed with or without ä/ö matches; `c` character n-grams within words (diacritics
+    stripped), which carry typos, inflection and unseen compounds; `l` optionally, words tagged
+    with the language, for words that mean different things in different languages.
+    """
+    norm = normalize(text)
+    words = _tokens(norm)
+    plain_words = [strip_diacritics(w) for w in words]
+    blocks: dict[str, Counter[str]] = {"w": Counter(words), "p": Counter(plain_words), "c": Counter()}
+    if config.word_bigrams and len(words) > 1:
+        blocks["w"].update(f"{a} {b}" for a, b in itertools.pairwise(words))
+    low, high = config.char_ngrams
+    grams = blocks["c"]
+    for word in plain_words:
+        padded = f" {word} "
+        size = len(padded)
+        for n in range(low, high + 1):
+            if n > size:
+                break
+            grams.update(padded[i : i + n] for i in range(size - n + 1))
+    grams.pop(" ", None)  # the padding alone says nothing
+    if config.language_words and language:
+        blocks["l"] = Counter(f"{language}|{w}" for w in plain_words)
+    return blocks
+
+
+def weigh(
+    blocks: dict[str, Counter[str]],
+    vocabulary: dict[str, int],
+    idf: np.ndarray,
+    block_weights: dict[str, float],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Tf-idf weighting of raw counts, each block L2-normalised then scaled by its weight.
+
+    Unknown terms are dropped before normalising, as scikit-learn's TfidfVectorizer does, so that
+    training (which uses this same function) and inference agree exactly.
+    """
+    indices: list[int] = []
+    values: list[float] = []
+    for block, counts in blocks.items():
+        start = len(indices)
+        for term, count in counts.items():
+            column = vocabulary.get(f"{block}:{term}")
+            if column is not None:
+                indices.append(column)
+                # Sublinear tf: a word repeated in one message is not three times the evidence.
+                values.append((1.0 + math.log(count)) * float(idf[column]))
+        norm = math.sqrt(sum(v * v for v in values[start:]))
+        if norm > 0:
+            scale = block_weights.get(block, 1.0) / norm
+            for i in range(start, len(values)):
+                values[i] *= scale
+    return np.asarray(indices, dtype=np.int64), np.asarray(values, dtype=np.float32)
+
+
+# --- The exported model --------------------------------------------------------------------------
+
+
+@dataclass
+class IntentModel:
+    """Everything inference needs, as plain Python and numpy objects (fast to unpickle)."""
+
+    intents: tuple[str, ...]
+    config: TrainingConfig
+    vocabulary: dict[str, int]  # "block:feature" → column
+    idf: np.ndarray  # (n_features,) float32
+    weights: np.ndarray  # (n_features, n_intents) float32
+    bias: np.ndarray  # (n_intents,) float32
+    temperature: float  # softmax(scores / temperature) is calibrated on out-of-fold scores
+    trained_seconds: float = 0.0
+    n_examples: int = 0
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def vectorize(self, text: str, language: str | None) -> tuple[np.ndarray, np.ndarray]:
+        """Sparse tf-idf vector of one text: column indices and values (each block L2-normalised)."""
+        blocks = extract_features(text, language, self.config)
+        return weigh(blocks, self.vocabulary, self.idf, self.config.block_weights)
+
+    def probabilities(self, text: str, language: str | None) -> np.ndarray:
+        """Calibrated probability of each intent, in `self.intents` order."""
+        indices, values = self.vectorize(text, language)
+        scores = self.bias.astype(np.float64)
+        if len(indices):
+            scores = scores + values @ self.weights[indices]
+        scores = scores / self.temperature
+        scores -= scores.max()
+        exp = np.exp(scores)
+        return exp / exp.sum()
+
+
+def _build_matrix(
+    documents: Sequence[dict[str, Counter[str]]], config: TrainingConfig
+) -> tuple[Any, dict[str, int], np.ndarray]:
+    """The training tf-idf matrix, fitted like scikit-learn's TfidfVectorizer per block."""
+    from scipy import sparse
+
+    df: Counter[str] = Counter()
+    for blocks in documents:
+        for block, counts in blocks.items():
+            df.update(f"{block}:{term}" for term in counts)
+    names = sorted(name for name, count in df.items() if count >= config.min_df)
+    vocabulary = {name: i for i, name in enumerate(names)}
+    n_docs = len(documents)
+    # Smoothed idf, as scikit-learn's default: as if one extra document contained every term.
+    idf = np.array([math.log((1 + n_docs) / (1 + df[name])) + 1.0 for name in names], dtype=np.float32)
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    for row, blocks in enumerate(documents):
+        indices, values = weigh(blocks, vocabulary, idf, config.block_weights)
+        rows.extend([row] * len(indices))
+        cols.extend(indices.tolist())
+        vals.extend(values.tolist())
+    matrix = sparse.csr_matrix((vals, (rows, cols)), shape=(n_docs, len(names)), dtype=np.float64)
+    return matrix, vocabulary, idf
+
+
+def _fit_temperature(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The softmax temperature that minimises log-loss on out-of-fold scores (temperature scaling)."""
+    from scipy.optimize import minimize_scalar
+
+    def nll(log_t: float) -> float:
+        z = scores / math.exp(log_t)
+        z = z - z.max(axis=1, keepdims=True)
+        log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return float(-log_p[np.arange(len(labels)), labels].mean())
+
+    result = minimize_scalar(nll, bounds=(-5.0, 5.0), method="bounded")
+    return float(math.exp(result.x))
+
+
+def train_model(examples: Sequence[Example], config: TrainingConfig | None = None) -> IntentModel:
+    """Train on `examples`: a linear SVM on tf-idf features, calibrated by temperature scaling.
+
+    A linear SVM ranks intents at least as well as logistic regression on short texts and trains in
+    about a second; its margins are not probabilities, so a softmax temperature is fitted on
+    out-of-fold margins (cross-validation), which gives calibrated confidences for the core's
+    low-confidence rule without a second model per fold at inference.
+    """
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.svm import LinearSVC
+
+    config = config or TrainingConfig()
+    if not examples:
+        raise ValueError("no training examples")
+    started = time.perf_counter()
+    documents = [extract_features(e.text, e.language, config) for e in examples]
+    matrix, vocabulary, idf = _build_matrix(documents, config)
+    intents = tuple(sorted({e.intent for e in examples}, key=_intent_order))
+    index = {name: i for i, name in enumerate(intents)}
+    labels = np.array([index[e.intent] for e in examples])
+
+    def classifier() -> LinearSVC:
+        return LinearSVC(C=config.c, random_state=config.seed, max_iter=5000)
+
+    temperature = 1.0
+    smallest_class = int(np.bincount(labels).min())
+    folds = min(config.calibration_folds, smallest_class)
+    if folds >= 2 and len(intents) > 1:
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
+        oof = cross_val_predict(classifier(), matrix, labels, cv=splitter, method="decision_function")
+        oof = np.asarray(oof, dtype=np.float64)
+        if oof.ndim == 1:  # binary: one margin, split symmetrically as for the final weights below
+            oof = np.column_stack([-oof / 2, oof / 2])
+        temperature = _fit_temperature(oof, labels)
+
+    if len(intents) == 1:
+        weights = np.zeros((len(vocabulary), 1), dtype=np.float32)
+        bias = np.zeros(1, dtype=np.float32)
+    else:
+        final = classifier().fit(matrix, labels)
+        coef = np.asarray(final.coef_, dtype=np.float32)
+        intercept = np.asarray(final.intercept_, dtype=np.float32)
+        if len(intents) == 2:  # binary LinearSVC has one row: the score of class 1 against class 0
+            coef = np.vstack([-coef[0] / 2, coef[0] / 2])
+            intercept = np.array([-intercept[0] / 2, intercept[0] / 2], dtype=np.float32)
+        weights = np.ascontiguousarray(coef.T)
+        bias = intercept
+    return IntentModel(
+        intents=intents,
+        config=config,
+        vocabulary=vocabulary,
+        idf=idf,
+        weights=weights,
+        bias=bias,
+        temperature=temperature,
+        trained_seconds=time.perf_counter() - started,
+        n_examples=len(examples),
+    )
+
+
+def _intent_order(name: str) -> tuple[int, str]:
+    """Contract intents first in their documented order, anything else after, alphabetically."""
+    return (INTENTS.index(name), "") if name in INTENTS else (len(INTENTS), name)
+
+
+# --- Cache ---------------------------------------------------------------------------------------
+
+
+def cache_key(train_dir: Path, config: TrainingConfig | None = None) -> str:
+    """Hash of the training files, the training config and this module's code."""
+    digest = hashlib.sha256()
+    digest.update(f"format={MODEL_FORMAT}\n".encode())
+    digest.update(Path(__file__).read_bytes())
+    digest.update(repr(sorted(asdict(config or TrainingConfig()).items())).encode())
+    for path in training_files(train_dir):
+        digest.update(f"\n== {path.name}\n".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:24]
+
+
+def cache_path(cache_dir: Path, key: str) -> Path:
+    """Where the model for `key` is cached."""
+    return cache_dir / CACHE_SUBDIR / f"intents-{key}.pkl"
+
+
+def save_model(model: IntentModel, path: Path) -> None:
+    """Write atomically, so a concurrently starting process never reads half a model."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            pickle.dump(model, out, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_model(path: Path) -> IntentModel:
+    """Read a cached model. The cache directory is the bot's own: it is trusted like the code."""
+    with path.open("rb") as handle:
+        model = pickle.load(handle)
+    if not isinstance(model, IntentModel):
+        raise TypeError(f"{path} does not hold an IntentModel")
+    return model
+
+
+def _prune_cache(directory: Path, keep: Path) -> None:
+    """Keep the newest few models (other checkouts may share the cache) and drop the rest."""
+    models = sorted(directory.glob("intents-*.pkl"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in models[CACHE_KEEP:]:
+        if old != keep:
+            old.unlink(missing_ok=True)
+
+
+# --- The classifier ------------------------------------------------------------------------------
+
+
+class IntentClassifier:
+    """Ranks the intents of a message; thread-safe (read-only after construction)."""
+
+    def __init__(self, model: IntentModel, *, from_cache: bool = False) -> None:
+        self.model = model
+        self.from_cache = from_cache
+
+    @property
+    def intents(self) -> tuple[str, ...]:
+        """The intents this model knows, in contract order."""
+        return self.model.intents
+
+    @classmethod
+    def train(cls, examples: Sequence[Example], config: TrainingConfig | None = None) -> IntentClassifier:
+        """Train without touching any cache (tests, benchmarks)."""
+        return cls(train_model(examples, config))
+
+    @classmethod
+    def load_or_train(
+        cls, train_dir: Path, cache_dir: Path | None, config: TrainingConfig | None = None
+    ) -> IntentClassifier:
+        """Load the cached model for the current data and code, training (and caching) it if absent."""
+        key = cache_key(train_dir, config)
+        path = cache_path(cache_dir, key) if cache_dir is not None else None
+        if path is not None and path.is_file():
+            try:
+                return cls(load_model(path), from_cache=True)
+            except Exception:  # a corrupt or foreign file is a cache miss, not an outage
+                log.warning("intent model cache unreadable, retraining", exc_info=True)
+        examples = load_examples(train_dir)
+        model = train_model(examples, config)
+        model.metadata["cache_key"] = key
+        log.info("trained intent model on %d examples in %.1f s", model.n_examples, model.trained_seconds)
+        if path is not None:
+            try:
+                save_model(model, path)
+                _prune_cache(path.parent, path)
+            except OSError:  # a read-only cache only costs start-up time
+                log.warning("could not cache the intent model in %s", path.parent, exc_info=True)
+        return cls(model)
+
+    def classify(self, text: str, language: str | None = None) -> list[tuple[str, float]]:
+        """All intents with calibrated probabilities, most likely first.
+
+        `language` is the detected or stored language; it only matters when the model was
+        trained with language-tagged features, and an unknown one is harmless.
+        """
+        probabilities = self.model.probabilities(text, language)
+        order = np.argsort(-probabilities, kind="stable")
+        intents = self.model.intents
+        return [(intents[i], float(probabilities[i])) for i in order]
+
+    def classify_many(self, texts: Iterable[str], language: str | None = None) -> list[list[tuple[str, float]]]:
+        """`classify` over several texts (benchmarks and evaluation)."""
+        return [self.classify(text, language) for text in texts]

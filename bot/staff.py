@@ -1,0 +1,108 @@
+"""Who is staff, and the audit log of what staff do."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.db.base import utcnow
+from bot.db.database import Database
+from bot.db.models import AuditEntry, Counsellor
+from bot.settings import SERVED_LANGUAGES, Settings
+
+
+def counsellor_by_telegram_id(session: Session, telegram_id: int | str) -> Counsellor | None:
+    """The active counsellor with this Telegram id, or None: the one check behind every staff action."""
+    try:
+        tid = int(telegram_id)
+    except (TypeError, ValueError):
+        return None
+    return session.scalar(select(Counsellor).where(Counsellor.telegram_id == tid, Counsellor.active.is_(True)))
+
+
+def audit(session: Session, actor: str, action: str, target: str | None = None, **details: Any) -> None:
+    """Record a staff action (or a refused attempt). Never put message texts or names in `details`."""
+    session.add(AuditEntry(at=utcnow(), actor=actor, action=action, target=target, details=details))
+
+
+def actor_label(counsellor: Counsellor | None) -> str:
+    return f"counsellor:{counsellor.id}" if counsellor is not None else "unlisted"
+
+
+# ---------------------------------------------------------------------- command line
+def add_admin_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    counsellor = sub.add_parser("counsellor", help="the list of counsellors")
+    csub = counsellor.add_subparsers(dest="counsellor_command")
+    add = csub.add_parser("add", help="add or update a counsellor")
+    add.add_argument("--telegram-id", type=int, required=True)
+    add.add_argument("--name", required=True)
+    add.add_argument("--languages", default="fi,en", help="comma-separated, e.g. fi,en,ar")
+    add.add_argument("--municipalities", default="", help="comma-separated, e.g. Kemi,Tornio")
+    add.set_defaults(handler=_add)
+    remove = csub.add_parser("remove", help="deactivate a counsellor")
+    remove.add_argument("--telegram-id", type=int, required=True)
+    remove.set_defaults(handler=_remove)
+    listing = csub.add_parser("list", help="list counsellors")
+    listing.set_defaults(handler=_list)
+    audit_parser = sub.add_parser("audit", help="read the audit log of staff actions")
+    audit_parser.add_argument("--limit", type=int, default=50)
+    audit_parser.set_defaults(handler=_audit)
+
+
+def _add(args: argparse.Namespace, settings: Settings) -> int:
+    languages = [code.strip() for code in args.languages.split(",") if code.strip()]
+    unknown = [code for code in languages if code not in (*SERVED_LANGUAGES, "sv")]
+    if unknown:
+        print(f"unknown language code(s): {', '.join(unknown)}")
+        return 2
+    db = Database(settings.database_url)
+    db.migrate()
+    with db.session() as session:
+        row = session.scalar(select(Counsellor).where(Counsellor.telegram_id == args.telegram_id))
+        if row is None:
+            row = Counsellor(telegram_id=args.telegram_id, name=args.name)
+            session.add(row)
+        row.name, row.active = args.name, True
+        row.languages = ",".join(languages)
+        row.municipalities = ",".join(m.strip() for m in args.municipalities.split(",") if m.strip())
+        session.flush()
+        audit(session, "cli", "counsellor.add", f"counsellor:{row.id}")
+        print(f"counsellor {row.id} saved")
+    return 0
+
+
+def _remove(args: argparse.Namespace, settings: Settings) -> int:
+    db = Database(settings.database_url)
+    db.migrate()
+    with db.session() as session:
+        row = session.scalar(select(Counsellor).where(Counsellor.telegram_id == args.telegram_id))
+        if row is None:
+            print("no such counsellor")
+            return 1
+        row.active = False
+        audit(session, "cli", "counsellor.remove", f"counsellor:{row.id}")
+    print("counsellor deactivated")
+    return 0
+
+
+def _list(_args: argparse.Namespace, settings: Settings) -> int:
+    db = Database(settings.database_url)
+    db.migrate()
+    with db.sessions() as session:
+        for row in session.scalars(select(Counsellor).order_by(Counsellor.id)):
+            state = "active" if row.active else "inactive"
+            print(f"{row.id}\t{row.name}\t{row.languages}\t{row.municipalities}\t{state}")
+    return 0
+
+
+def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    db = Database(settings.database_url)
+    db.migrate()
+    with db.sessions() as session:
+        rows = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(args.limit)).all()
+        for row in reversed(rows):
+            print(f"{row.at:%Y-%m-%d %H:%M:%S}Z\t{row.actor}\t{row.action}\t{row.target or '-'}\t{row.details or ''}")
+    return 0
