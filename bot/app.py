@@ -12,13 +12,17 @@ from bot.core.registry import Registry
 from bot.core.services import Services, Understands
 from bot.core.texts import Texts
 from bot.db.database import Database
-from bot.features import menu, onboarding
+from bot.features import guide, menu, onboarding
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
 # Order matters only where a feature takes over an intent or media kind from an earlier one.
-FEATURES: tuple[ModuleType, ...] = (onboarding, menu)
+FEATURES: tuple[ModuleType, ...] = (
+    onboarding,
+    menu,
+    guide,
+)
 
 
 class ConfigurationError(RuntimeError):

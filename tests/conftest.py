@@ -86,3 +86,30 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Set
         **overrides,
     }
     return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def make_client(tmp_path: Path) -> Iterator[object]:
+    """Build the core on a database and return a factory of BotClients (one per family)."""
+    from bot.app import build_conversation, build_services
+    from tests.client import BotClient
+    from tests.fakes import KeywordNLU
+
+    built: list[object] = []
+    cache: dict[tuple[str, int], object] = {}
+
+    def factory(
+        database_url: str | None = None, *, nlu: object | None = None, user_id: str = "1001",
+        language_hint: str | None = None, **settings: object,
+    ) -> BotClient:
+        url = database_url or f"sqlite:///{tmp_path / 'core.db'}"
+        key = (url, id(nlu))
+        if key not in cache:
+            services = build_services(make_settings(url, tmp_path, **settings), nlu=nlu or KeywordNLU())  # type: ignore[arg-type]
+            built.append(services)
+            cache[key] = build_conversation(services)
+        return BotClient(cache[key], user_id=user_id, language_hint=language_hint)  # type: ignore[arg-type]
+
+    yield factory
+    for services in built:
+        services.db.dispose()  # type: ignore[attr-defined]

@@ -234,6 +234,9 @@ def _parse_button(at: str, raw: dict[str, Any]) -> ButtonSpec:
     unknown = set(raw) - BUTTON_KEYS
     if unknown:
         raise FlowError(f"{at}: button {raw.get('id')!r} has unknown keys {sorted(unknown)}")
+    if not isinstance(raw["id"], str | int) or isinstance(raw["id"], bool):
+        # YAML reads unquoted yes/no/on/off as booleans: an id must stay the text it looks like.
+        raise FlowError(f"{at}: button id {raw['id']!r} is not a string (quote it)")
     button_id = str(raw["id"])
     if PAYLOAD_SEPARATOR in button_id:
         raise FlowError(f"{at}: button id {button_id!r} may not contain ':'")

@@ -29,6 +29,16 @@ LANGUAGE_NAMES = {
 }
 
 
+# Phone numbers written in groups ("09 2525 0111"): in right-to-left text the groups would be shown in
+# reverse order unless isolated as left-to-right (U+2066 … U+2069).
+PHONE = re.compile(r"(?<![\d\u2066])(\+?\d{2,4}(?: \d{2,4})+)(?![\d\u2069])")
+RTL_LANGUAGES = {"ar"}
+
+
+def isolate_numbers(text: str) -> str:
+    return PHONE.sub(lambda m: f"\u2066{m.group(1)}\u2069", text)
+
+
 class Safe(str):
     """Text that is already Telegram HTML and must not be escaped again."""
 
@@ -97,7 +107,8 @@ class Texts:
         if template is None:
             raise KeyError(key)
         escaped = {k: v if isinstance(v, Safe) else html.escape(str(v), quote=False) for k, v in values.items()}
-        return template.format_map(escaped)
+        text = template.format_map(escaped)
+        return isolate_numbers(text) if language in RTL_LANGUAGES else text
 
     def problems(self) -> list[str]:
         """Missing keys, mismatched placeholders and broken markup, one line each."""

@@ -1,0 +1,164 @@
+"""The conversation engine: onboarding, buttons (stale and forged), media, commands, bad input, restarts."""
+
+from __future__ import annotations
+
+from bot.core.messages import Incoming, MediaKind
+from bot.core.texts import Texts
+from bot.settings import ROOT, SERVED_LANGUAGES
+
+TEXTS = Texts.load(ROOT / "content" / "strings")
+
+
+def t(language: str, key: str, **values: object) -> str:
+    from tests.client import plain
+
+    return plain(TEXTS.get(language, key, **values))
+
+
+def onboard(client, language_label: str = "English") -> None:
+    client.send("/start")
+    client.click(language_label)
+    client.click("✅")
+
+
+def test_start_greets_in_all_six_languages_with_the_hint_first(make_client) -> None:
+    client = make_client(language_hint="ru-RU")
+    client.send("/start")
+    for language in SERVED_LANGUAGES:
+        assert t(language, "onboarding.hello") in client.text
+    assert [b.label for b in client.buttons] == ["Русский", "Suomi", "English", "العربية", "Soomaali", "Kiswahili"]
+
+
+def test_onboarding_reaches_the_menu_in_the_chosen_language(make_client) -> None:
+    client = make_client()
+    onboard(client, "Soomaali")
+    assert t("so", "menu.title") in client.text
+    assert client.button(t("so", "menu.guide"))
+
+
+def test_refusing_consent_keeps_the_guide_and_emergency_numbers(make_client) -> None:
+    client = make_client()
+    client.send("/start")
+    client.click("Kiswahili")
+    client.click("🙅")
+    assert t("sw", "privacy.refused") in client.text
+    client.click("📚")
+    assert t("sw", "guide.topics").split("\n")[0] in client.text
+    client.send("/menu")
+    client.click("🆘")
+    assert "112" in client.text
+
+
+def test_a_stale_button_is_refused_kindly_and_a_way_on_offered(make_client) -> None:
+    client = make_client()
+    client.send("/start")
+    client.click("English")
+    consent = client.button("✅").payload
+    client.click("✅")
+    client.press(consent)  # pressed again from the old message
+    assert t("en", "errors.stale_button") in client.text
+    assert client.buttons
+
+
+def test_forged_button_data_is_refused(make_client) -> None:
+    client = make_client()
+    onboard(client)
+    for forged in ["onboarding.language:xx", "guide.page:s-../../etc", "nonsense", "", "main.menu:",
+                   "guide.topics:not-a-section", "x" * 64, "main.menu:guide:extra"]:
+        client.press(forged)
+        assert client.last, forged
+        assert client.buttons, forged
+
+
+def test_every_media_kind_gets_a_friendly_reply_and_the_menu(make_client) -> None:
+    client = make_client()
+    onboard(client, "Suomi")
+    for kind in MediaKind:
+        client.send_media(kind)
+        assert t("fi", f"media.{kind.value}") in client.text
+        assert client.buttons
+
+
+def test_unknown_command_gets_help(make_client) -> None:
+    client = make_client()
+    onboard(client)
+    client.send("/frobnicate")
+    assert t("en", "errors.unknown_command") in client.text
+    assert "/menu" in client.text
+
+
+def test_bad_input_always_gets_a_bounded_reply(make_client) -> None:
+    client = make_client()
+    onboard(client)
+    for text in ["", "   ", "\u200f\u200e\u200b", "😀😀😀", "x" * 5000, "<b>not html</b> & stuff", "\x00\x01"]:
+        replies = client.send(text)
+        assert replies and all(1 <= len(r.text) <= 4096 for r in replies)
+
+
+def test_two_misunderstandings_in_a_row_keep_offering_a_way_on(make_client) -> None:
+    client = make_client()
+    onboard(client)
+    client.send("qwerty asdf")
+    assert client.buttons
+    client.send("zxcv")
+    assert client.buttons
+
+
+def test_language_switch_is_offered_not_forced(make_client) -> None:
+    from tests.fakes import FixedUnderstanding
+
+    class SomaliNLU:
+        def understand(self, text: str, **_: object) -> FixedUnderstanding:
+            return FixedUnderstanding(text, "so", 0.97, "greet", 0.9, False, (("greet", 0.9),))
+
+    client = make_client(nlu=SomaliNLU())
+    onboard(client)
+    client.send("iska warran saaxiib")
+    assert "Soomaali" in client.text and client.button("Soomaali")
+    client.click(t("en", "language.keep"))
+    assert t("en", "chat.greet") in client.text  # the pending intent is answered, still in English
+    client.send("iska warran")
+    client.click("Soomaali")
+    assert t("so", "menu.title") in client.text
+
+
+def test_crisis_gets_emergency_information_first(make_client) -> None:
+    client = make_client()
+    onboard(client)
+    client.send("I want to kill myself")
+    assert client.last[0].text == TEXTS.get("en", "crisis.info")
+
+
+def test_state_survives_a_restart(make_client, tmp_path) -> None:
+    from bot.app import build_conversation, build_services
+    from tests.client import BotClient
+    from tests.conftest import make_settings
+    from tests.fakes import KeywordNLU
+
+    client = make_client()
+    client.send("/start")
+    client.click("Русский")
+    consent = client.button("✅").payload
+    url = f"sqlite:///{tmp_path / 'core.db'}"
+    services = build_services(make_settings(url, tmp_path), nlu=KeywordNLU())  # a new process, same database
+    fresh = BotClient(build_conversation(services), user_id=client.user_id)
+    fresh.press(consent)
+    assert t("ru", "menu.title") in fresh.text
+    services.db.dispose()
+
+
+def test_an_idempotency_key_makes_a_redelivery_answer_once(make_client) -> None:
+    client = make_client()
+    onboard(client)
+    message = Incoming(client.user, text="/help", idempotency_key=42)
+    first = client.conversation.handle(message)
+    second = client.conversation.handle(message)
+    assert first and second == []
+
+
+def test_database_work_runs_on_postgresql_too(make_client, database_url) -> None:
+    client = make_client(database_url)
+    onboard(client, "العربية")
+    assert t("ar", "menu.title") in client.text
+    client.send("hello")
+    assert t("ar", "chat.greet") in client.text
