@@ -136,6 +136,9 @@ class Texts:
 def _flatten(tree: dict[object, object], prefix: str = "") -> dict[str, object]:
     flat: dict[str, object] = {}
     for key, value in tree.items():
+        if isinstance(key, bool):
+            # YAML reads unquoted yes/no/on/off keys as booleans: the key must stay the text it looks like.
+            raise TextError(f"key {prefix}{key} is read as a boolean: quote it")
         name = f"{prefix}{key}"
         if isinstance(value, dict):
             flat.update(_flatten(value, name + "."))
