@@ -12,7 +12,7 @@ from bot.core.registry import Registry
 from bot.core.services import Services, Understands
 from bot.core.texts import Texts
 from bot.db.database import Database
-from bot.features import guide, menu, onboarding
+from bot.features import booking, groups, guide, handoff, menu, onboarding, privacy
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -22,6 +22,10 @@ FEATURES: tuple[ModuleType, ...] = (
     onboarding,
     menu,
     guide,
+    booking,
+    handoff,
+    privacy,
+    groups,
 )
 
 

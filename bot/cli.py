@@ -11,7 +11,13 @@ from bot.settings import Settings
 
 # Feature modules that add `admin` sub-commands: each has `add_admin_commands(subparsers)`, whose
 # parsers set `handler=fn(args, settings) -> int`.
-ADMIN_MODULES: tuple[str, ...] = ("bot.staff",)
+ADMIN_MODULES: tuple[str, ...] = (
+    "bot.staff",
+    "bot.backup",
+    "bot.features.privacy.admin",
+    "bot.features.booking.admin",
+    "bot.features.groups.admin",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

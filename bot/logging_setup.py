@@ -31,3 +31,6 @@ def setup_logging(level: str = "INFO") -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # python-telegram-bot's DEBUG lines print whole updates and request parameters (message texts, chat
+    # ids): even at LOG_LEVEL=DEBUG it speaks at INFO at most.
+    logging.getLogger("telegram").setLevel(max(logging.INFO, root.level))

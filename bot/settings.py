@@ -49,6 +49,14 @@ class Settings:
     run_scheduler: bool = True
     translate_url: str = ""
     admin_telegram_ids: tuple[int, ...] = ()
+    # Relayed messages of a closed ticket are deleted this many days after it closed (privacy).
+    closed_ticket_retention_days: int = 30
+    # Per-user flood control (per process): more than this many messages within the window get one
+    # polite "slow down", the rest are dropped quietly until the window has passed.
+    flood_messages: int = 100
+    flood_seconds: float = 10.0
+    # Telegram's overall sending limit (about 30 messages/s); raised only for benchmarks on a local server.
+    send_messages_per_second: float = 30.0
 
     @classmethod
     def from_env(cls, env_file: Path | None = None, **overrides: object) -> Settings:
@@ -86,6 +94,12 @@ class Settings:
             "run_scheduler": _bool(get("RUN_SCHEDULER"), True),
             "translate_url": get("TRANSLATE_URL") or "",
             "admin_telegram_ids": _int_list(get("ADMIN_TELEGRAM_IDS")),
+            "closed_ticket_retention_days": int(
+                get("CLOSED_TICKET_RETENTION_DAYS") or defaults.closed_ticket_retention_days
+            ),
+            "flood_messages": int(get("FLOOD_MESSAGES") or defaults.flood_messages),
+            "flood_seconds": float(get("FLOOD_SECONDS") or defaults.flood_seconds),
+            "send_messages_per_second": float(get("SEND_MESSAGES_PER_SECOND") or defaults.send_messages_per_second),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

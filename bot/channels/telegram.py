@@ -7,11 +7,15 @@ its replies are out; updates interrupted by a crash are finished at the next sta
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import SQLAlchemyError
 from telegram import (
     Bot,
     BotCommand,
@@ -35,7 +39,11 @@ from bot.settings import SERVED_LANGUAGES, Settings
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 SEND_ATTEMPTS = 4
+MAX_CAPTION = 1024  # Telegram's limit for a media caption, after entity parsing
 RETRY_UNFINISHED_SECONDS = 30
+# Updates of different users are handled side by side, so that one slow chat (a hanging request, a
+# retried send) does not hold up everyone else; each user's own updates stay in order (_in_order).
+CONCURRENT_UPDATES = 16
 
 
 def to_incoming(update: Update, staff_chat_id: int | None) -> Incoming | None:
@@ -121,10 +129,45 @@ class TelegramChannel:
         self.inbox = Inbox(services.db)
         self.staff_chat_id = services.settings.staff_chat_id
         self.in_flight: set[int] = set()
+        # Updates received while the database was unreachable, in memory until they can be recorded.
+        self.unrecorded: dict[int, Update] = {}
+        self._user_locks: dict[int, list[Any]] = {}  # user id → [lock, updates holding or awaiting it]
+        self._forum: dict[int, bool] = {}  # chat id → whether it has topics (asked once with getChat)
 
     # ------------------------------------------------------------------ receiving
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        fresh = await asyncio.to_thread(self.inbox.record, update.update_id, update.to_dict())
+        async with self._in_order(update):
+            await self._receive(update, context)
+
+    @contextlib.asynccontextmanager
+    async def _in_order(self, update: Update) -> AsyncIterator[None]:
+        """Updates are handled concurrently (CONCURRENT_UPDATES), but one user's strictly one after another.
+
+        PTB starts the handling of updates in the order it fetched them, and each reaches this lock before
+        its first pause; asyncio locks serve waiters first come, first served.
+        """
+        user = update.effective_user
+        chat = update.effective_chat
+        key = user.id if user is not None else chat.id if chat is not None else 0
+        entry = self._user_locks.setdefault(key, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._user_locks[key]
+
+    async def _receive(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        try:
+            fresh = await asyncio.to_thread(self.inbox.record, update.update_id, update.to_dict())
+        except SQLAlchemyError as error:
+            # The database is away. Telegram will not send this update again (polling has acknowledged it),
+            # so it waits here until the database is back (finish_unfinished records it then).
+            self.unrecorded[update.update_id] = update
+            log.warning("update %d not recorded (%s); it waits for a retry", update.update_id, type(error).__name__)
+            return
         if not fresh:
             log.info("update %d delivered again; already recorded", update.update_id)
             return
@@ -160,13 +203,20 @@ class TelegramChannel:
 
     async def finish_unfinished(self, bot: Bot) -> None:
         """Finish updates that a crash (or a database outage) interrupted."""
+        for update_id, waiting in sorted(self.unrecorded.items()):
+            try:
+                await asyncio.to_thread(self.inbox.record, update_id, waiting.to_dict())
+            except SQLAlchemyError:
+                return  # still away: the next round tries again
+            del self.unrecorded[update_id]  # recorded: handled below like any interrupted update
         for update_id, status, payload, replies in await asyncio.to_thread(self.inbox.unfinished):
             if update_id in self.in_flight:
                 continue
             try:
                 if status == "received" and payload is not None:
                     update = Update.de_json(payload, bot)
-                    await self.process(update, bot)
+                    async with self._in_order(update):
+                        await self.process(update, bot)
                 elif status == "handled":
                     await self.deliver(bot, None, replies)
                     await asyncio.to_thread(self.inbox.mark_done, update_id)
@@ -195,7 +245,9 @@ class TelegramChannel:
             if chat_id is None or chat_id in blocked:
                 continue
             try:
-                message_id = await self._send_one(bot, chat_id, reply, origin)
+                # A new forum topic is made once per reply, outside the send retries (no duplicate topics).
+                new_thread = await self._new_topic(bot, chat_id, reply.to.new_topic) if reply.to else None
+                message_id = await self._send_one(bot, chat_id, reply, origin, new_thread)
             except Forbidden:
                 blocked.add(chat_id)
                 if user is not None:
@@ -204,13 +256,37 @@ class TelegramChannel:
                 continue
             if reply.track and message_id is not None:
                 hook = self.services.registry.sent_hooks.get(reply.track.split(":", 1)[0])
-                if hook is not None:
+                if hook is not None and new_thread is not None:
+                    await asyncio.to_thread(hook, reply.track, chat_id, message_id, thread_id=new_thread)
+                elif hook is not None:
                     await asyncio.to_thread(hook, reply.track, chat_id, message_id)
 
-    async def _send_one(self, bot: Bot, chat_id: int, reply: Reply, origin: Origin | None) -> int | None:
+    async def _new_topic(self, bot: Bot, chat_id: int, name: str | None) -> int | None:
+        """Open a forum topic named `name` where the chat has topics; None elsewhere (or if that fails)."""
+        if not name:
+            return None
+        if chat_id not in self._forum:
+            try:
+                chat = await bot.get_chat(chat_id)
+            except Exception as error:  # whatever went wrong, the ticket card must still reach the group
+                log.warning("could not ask whether the staff group has topics: %s", type(error).__name__)
+                return None
+            self._forum[chat_id] = bool(getattr(chat, "is_forum", False))
+        if not self._forum[chat_id]:
+            return None
+        try:
+            topic = await bot.create_forum_topic(chat_id, name)
+        except TelegramError as error:  # e.g. the bot may not manage topics: post in the group instead
+            log.warning("could not open a forum topic: %s", type(error).__name__)
+            return None
+        return topic.message_thread_id
+
+    async def _send_one(
+        self, bot: Bot, chat_id: int, reply: Reply, origin: Origin | None, thread: int | None = None
+    ) -> int | None:
         for attempt in range(1, SEND_ATTEMPTS + 1):
             try:
-                return await self._send_once(bot, chat_id, reply, origin)
+                return await self._send_once(bot, chat_id, reply, origin, thread)
             except RetryAfter as error:
                 wait = error.retry_after
                 await asyncio.sleep(wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait))
@@ -220,15 +296,20 @@ class TelegramChannel:
                 await asyncio.sleep(0.5 * attempt)
         return None
 
-    async def _send_once(self, bot: Bot, chat_id: int, reply: Reply, origin: Origin | None) -> int | None:
+    async def _send_once(
+        self, bot: Bot, chat_id: int, reply: Reply, origin: Origin | None, new_thread: int | None = None
+    ) -> int | None:
         markup = keyboard(reply)
-        thread = reply.to.thread_id if reply.to else None
+        thread = new_thread if new_thread is not None else (reply.to.thread_id if reply.to else None)
         reply_to = (
             ReplyParameters(reply.to.reply_to, allow_sending_without_reply=True)
-            if reply.to and reply.to.reply_to
+            if reply.to and reply.to.reply_to and new_thread is None
             else None
         )
-        if reply.edit and origin is not None and origin.pressed_message_id is not None and reply.to is None:
+        # An edit replaces the pressed message, so it must be meant for the chat where it was pressed (a
+        # staff card edited from the staff group names that group explicitly; a crash replay sends anew).
+        pressed_here = origin is not None and origin.pressed_message_id is not None and chat_id == origin.chat_id
+        if reply.edit and origin is not None and origin.pressed_message_id is not None and pressed_here:
             try:
                 edited = await bot.edit_message_text(
                     reply.text, chat_id=chat_id, message_id=origin.pressed_message_id, reply_markup=markup
@@ -241,9 +322,52 @@ class TelegramChannel:
         if reply.attachment is not None:
             document = InputFile(reply.attachment.content, filename=reply.attachment.filename)
             await bot.send_document(chat_id, document, message_thread_id=thread)
+        if reply.media is not None:
+            return await self._send_media(bot, chat_id, reply, thread, reply_to, markup)
         sent = await bot.send_message(
             chat_id, reply.text, reply_markup=markup, message_thread_id=thread, reply_parameters=reply_to
         )
+        return sent.message_id
+
+    async def _send_media(
+        self,
+        bot: Bot,
+        chat_id: int,
+        reply: Reply,
+        thread: int | None,
+        reply_to: ReplyParameters | None,
+        markup: InlineKeyboardMarkup | None,
+    ) -> int:
+        """Send media again by its file id (relayed between a family and a counsellor), `text` as caption."""
+        assert reply.media is not None
+        kind, file_id = reply.media
+        long_text = len(reply.text) > MAX_CAPTION
+        caption = None if long_text or not reply.text else reply.text
+        common: dict[str, Any] = {"message_thread_id": thread, "reply_parameters": reply_to}
+        if not long_text:
+            common["reply_markup"] = markup
+        if kind == MediaKind.PHOTO:
+            sent = await bot.send_photo(chat_id, file_id, caption=caption, **common)
+        elif kind == MediaKind.VOICE:
+            sent = await bot.send_voice(chat_id, file_id, caption=caption, **common)
+        elif kind == MediaKind.AUDIO:
+            sent = await bot.send_audio(chat_id, file_id, caption=caption, **common)
+        elif kind == MediaKind.VIDEO:
+            sent = await bot.send_video(chat_id, file_id, caption=caption, **common)
+        elif kind == MediaKind.STICKER:
+            sent = await bot.send_sticker(chat_id, file_id, message_thread_id=thread, reply_parameters=reply_to)
+            caption = None
+            long_text = bool(reply.text)
+        else:
+            sent = await bot.send_document(chat_id, file_id, caption=caption, **common)
+        if long_text:  # captions are limited to 1024 characters: the text follows as its own message
+            await bot.send_message(
+                chat_id,
+                reply.text,
+                reply_markup=markup,
+                message_thread_id=thread,
+                reply_parameters=ReplyParameters(sent.message_id, allow_sending_without_reply=True),
+            )
         return sent.message_id
 
     async def _quietly(self, call: object) -> None:
@@ -306,9 +430,10 @@ def build_application(services: Services, conversation: Conversation) -> tuple[A
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token)
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(AIORateLimiter(overall_max_rate=settings.send_messages_per_second, max_retries=3))
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=ZoneInfo(settings.timezone)))
         .post_init(channel.post_init)
+        .concurrent_updates(CONCURRENT_UPDATES)
     )
     if settings.telegram_api_base_url:
         builder = builder.base_url(settings.telegram_api_base_url).base_file_url(

@@ -15,6 +15,7 @@ from bot.db.models import ConversationState, User
 if TYPE_CHECKING:
     from bot.core.engine import Conversation
     from bot.core.services import Services
+    from bot.nlu.pipeline import Understanding
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class Context:
     values: dict[str, Any] = field(default_factory=dict)
     # Work to do after the transaction commits (e.g. notifying another process); never user-visible.
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    # What the NLU made of this message (free text only), for interceptors that must still see a crisis.
+    understanding: Understanding | None = None
 
     @property
     def language(self) -> str:

@@ -12,12 +12,14 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.core.context import Context, Option
+from bot.core.flood import FloodGuard, Verdict
 from bot.core.flows import PAYLOAD_SEPARATOR, FlowError, StepSpec
 from bot.core.messages import Button, Incoming, MediaKind, Recipient, Reply, UserRef, reply_to_json
 from bot.core.services import Services
@@ -51,10 +53,15 @@ class Conversation:
         self.services = services
         self.flows = services.flows
         self.registry = services.registry
+        self.flood = FloodGuard(services.settings.flood_messages, services.settings.flood_seconds)
 
     # ----------------------------------------------------------------- entry point
     def handle(self, incoming: Incoming) -> list[Reply]:
-        """Answer one message. Always returns at least one reply."""
+        """Answer one message. Always returns at least one reply (unless the user is flooding the bot)."""
+        if not incoming.staff_chat:
+            verdict = self.flood.check((incoming.user.channel, incoming.user.external_id))
+            if verdict is not Verdict.OK:
+                return self._flooded(incoming, verdict)
         understanding = self._understand_outside_transaction(incoming)
         pending: list[Callable[[], None]] = []
 
@@ -69,17 +76,7 @@ class Conversation:
             if not ctx.replies and not incoming.staff_chat:
                 self._fallback(ctx)
             replies = [_bounded(reply) for reply in ctx.replies]
-            if incoming.idempotency_key is not None:
-                if inbox is None:
-                    inbox = InboxUpdate(update_id=incoming.idempotency_key, received_at=ctx.now)
-                    session.add(inbox)
-                inbox.status = "handled"
-                inbox.payload = None  # the raw update (with the user's text) is not kept once handled
-                # Stored with an explicit recipient: after a crash they are sent without the original update.
-                inbox.replies = [
-                    reply_to_json(r if r.to else replace(r, to=Recipient(user=incoming.user))) for r in replies
-                ]
-                inbox.attempts = (inbox.attempts or 0) + 1
+            _mark_handled(session, incoming, inbox, replies, ctx.now)
             pending[:] = ctx.after_commit
             return replies
 
@@ -87,6 +84,30 @@ class Conversation:
         for callback in pending:
             callback()
         return replies
+
+    def _flooded(self, incoming: Incoming, verdict: Verdict) -> list[Reply]:
+        """Over the flood limit: one polite slow-down, then silence. Nothing else is done or stored."""
+        if verdict is Verdict.SLOW_DOWN:
+            log.warning("a user is over the flood limit; their messages are dropped for a while")
+
+        def work(session: Session) -> list[Reply]:
+            inbox = None
+            if incoming.idempotency_key is not None:
+                inbox = session.get(InboxUpdate, incoming.idempotency_key, with_for_update=True)
+                if inbox is not None and inbox.status != "received":
+                    return []
+            replies: list[Reply] = []
+            if verdict is Verdict.SLOW_DOWN:
+                language = session.scalar(
+                    select(User.language).where(
+                        User.channel == incoming.user.channel, User.external_id == incoming.user.external_id
+                    )
+                )
+                replies.append(Reply(self.services.texts.get(language, "errors.slow_down")))
+            _mark_handled(session, incoming, inbox, replies, self.services.clock())
+            return replies
+
+        return self.services.db.transaction(work)
 
     def _understand_outside_transaction(self, incoming: Incoming) -> Understanding | None:
         """NLU may call a remote server: do it before taking the database's write lock."""
@@ -126,6 +147,7 @@ class Conversation:
     # ----------------------------------------------------------------- dispatch
     def _dispatch(self, ctx: Context, understanding: Understanding | None) -> None:
         incoming = ctx.incoming
+        ctx.understanding = understanding
         for intercept in self.registry.interceptors:
             if intercept(ctx):
                 return
@@ -337,13 +359,7 @@ class Conversation:
             if len(ctx.replies) == first_reply:
                 raise FlowError(f"{step.ref}: buttons without a message to carry them")
             last = ctx.replies[-1]
-            ctx.replies[-1] = Reply(
-                text=last.text,
-                buttons=last.buttons + buttons,
-                edit=last.edit,
-                attachment=last.attachment,
-                to=last.to,
-            )
+            ctx.replies[-1] = replace(last, buttons=last.buttons + buttons)
         elif step.next and not step.input:
             self.go(ctx, step.next, depth=depth + 1)
 
@@ -376,13 +392,29 @@ class _Chosen:
         self.text = ""
 
 
+def _mark_handled(
+    session: Session, incoming: Incoming, inbox: InboxUpdate | None, replies: list[Reply], now: datetime
+) -> None:
+    """Record a channel's update as handled, with the replies to send, in the transaction of its effects."""
+    if incoming.idempotency_key is None:
+        return
+    if inbox is None:
+        inbox = InboxUpdate(update_id=incoming.idempotency_key, received_at=now)
+        session.add(inbox)
+    inbox.status = "handled"
+    inbox.payload = None  # the raw update (with the user's text) is not kept once handled
+    # Stored with an explicit recipient: after a crash they are sent without the original update.
+    inbox.replies = [reply_to_json(r if r.to else replace(r, to=Recipient(user=incoming.user))) for r in replies]
+    inbox.attempts = (inbox.attempts or 0) + 1
+
+
 def _bounded(reply: Reply) -> Reply:
     """Telegram refuses messages over 4096 characters; paging is the features' job, this is the guard."""
     if len(reply.text) <= MAX_REPLY_CHARS:
         return reply
     cut = reply.text[: MAX_REPLY_CHARS - 1]
     cut = cut[: cut.rfind("\n")] if "\n" in cut else cut
-    return Reply(cut + "…", reply.buttons, reply.edit, reply.attachment, reply.to)
+    return replace(reply, text=cut + "…")
 
 
 def option_list(items: list[tuple[str, str]]) -> list[Option]:

@@ -84,6 +84,8 @@ class Reply:
     to: Recipient | None = None
     # A label the channel reports back with the sent message's id (e.g. to link a ticket card to it).
     track: str | None = None
+    # Media to send again by the channel's own handle (a Telegram file id), with `text` as its caption.
+    media: tuple[MediaKind, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,9 @@ class Recipient:
     staff: bool = False
     thread_id: int | None = None
     reply_to: int | None = None
+    # For the staff group: open a new forum topic with this name (where the group has topics) and send
+    # there; the channel reports the topic's thread id to the sent hook as `thread_id=`.
+    new_topic: str | None = None
 
 
 def reply_to_json(reply: Reply) -> dict[str, Any]:
@@ -116,14 +121,17 @@ def reply_to_json(reply: Reply) -> dict[str, Any]:
             "staff": reply.to.staff,
             "thread_id": reply.to.thread_id,
             "reply_to": reply.to.reply_to,
+            "new_topic": reply.to.new_topic,
         },
         "track": reply.track,
+        "media": None if reply.media is None else [reply.media[0].value, reply.media[1]],
     }
 
 
 def reply_from_json(data: dict[str, Any]) -> Reply:
     attachment = data.get("attachment")
     to = data.get("to")
+    media = data.get("media")
     return Reply(
         text=data["text"],
         buttons=tuple(tuple(Button(label, payload) for label, payload in row) for row in data.get("buttons", [])),
@@ -138,6 +146,8 @@ def reply_from_json(data: dict[str, Any]) -> Reply:
             staff=bool(to.get("staff")),
             thread_id=to.get("thread_id"),
             reply_to=to.get("reply_to"),
+            new_topic=to.get("new_topic"),
         ),
         track=data.get("track"),
+        media=(MediaKind(media[0]), str(media[1])) if media else None,
     )

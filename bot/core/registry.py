@@ -41,14 +41,25 @@ class Registry:
     features: set[str] = field(default_factory=set)
     # Called in the transaction that marks a user as having blocked the bot (e.g. to pause subscriptions).
     blocked_hooks: list[Callable[[Any, Any], None]] = field(default_factory=list)
-    # Called by a channel with (track, chat id, message id) after sending a reply that carried `track`.
-    sent_hooks: dict[str, Callable[[str, int, int], None]] = field(default_factory=dict)
+    # Called by a channel with (track, chat id, message id) after sending a reply that carried `track`;
+    # a reply that opened a forum topic (`Recipient.new_topic`) also passes `thread_id=` the new topic's id.
+    sent_hooks: dict[str, Callable[..., None]] = field(default_factory=dict)
     # Commands shown in Telegram's command menu, in this order; each needs a `commands.<name>` string.
     menu_commands: list[str] = field(default_factory=lambda: ["start", "menu", "language", "help"])
     # Called with (application, channel) when the Telegram application is built: jobs, extra handlers.
     telegram_hooks: list[Callable[[Any, Any], None]] = field(default_factory=list)
     # Content checks for `python -m bot content check`: each returns problems as `file: message` lines.
     checks: list[Callable[[], list[str]]] = field(default_factory=list)
+    # Privacy (GDPR art. 15/20 and 17): each feature exports and erases its own rows of a user.
+    # An exporter gets (session, user) and returns {section name: JSON-able data}, never other users' data.
+    privacy_exporters: list[Callable[[Any, Any], dict[str, Any]]] = field(default_factory=list)
+    # An eraser gets the Context of the confirmed /delete (ctx.session, ctx.user, ctx.now) and deletes or
+    # anonymises every row of ctx.user it owns; notices to others (a counsellor) go out with ctx.send.
+    # Erasers run before the user row itself is deleted; they return {table: rows affected} for the audit.
+    privacy_erasers: list[Callable[[Context], dict[str, int]]] = field(default_factory=list)
+    # Retention: called periodically with (session, now); each deletes what has outlived its retention
+    # period and returns {table: rows affected}.
+    retention_hooks: list[Callable[[Any, Any], dict[str, int]]] = field(default_factory=list)
 
     def _add(self, table: dict[Any, Any], name: Any, fn: Any) -> None:
         if name in table:

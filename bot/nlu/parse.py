@@ -48,19 +48,21 @@ def main(argv: list[str] | None = None) -> int:
     options = _parser().parse_args(args)
     user_language = (options.user_language or "").strip().lower() or None
 
+    level = os.environ.get("LOG_LEVEL", "WARNING").upper()
     logging.basicConfig(
         stream=sys.stderr,
-        level=os.environ.get("LOG_LEVEL", "WARNING").upper(),
+        level=level if level in logging.getLevelNamesMapping() else "WARNING",
         format="%(levelname)s %(name)s: %(message)s",
     )
-    out = sys.stdout.buffer
+    original_stdout = sys.stdout
+    out = original_stdout.buffer
     sys.stdout = sys.stderr
     try:
-        nlu = _build(options.nlu)
-    except Exception as exc:
-        logging.getLogger("bot.nlu.parse").error("cannot start the NLU: %s", exc, exc_info=True)
-        return 2
-    try:
+        try:
+            nlu = _build(options.nlu)
+        except Exception as exc:
+            logging.getLogger("bot.nlu.parse").error("cannot start the NLU: %s", exc, exc_info=True)
+            return 2
         _run(nlu, sys.stdin.buffer, out, user_language)
     except BrokenPipeError:
         # The reader went away (`| head`): not an error of ours. Point fd 1 at /dev/null so the
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(devnull, out.fileno())
         return 1
     finally:
-        sys.stdout = sys.__stdout__
+        sys.stdout = original_stdout
     return 0
 
 
@@ -77,8 +79,8 @@ def _build(backend: str | None) -> NLU:
     from bot.nlu.pipeline import build_nlu
     from bot.settings import Settings
 
-    overrides: dict[str, object] = {"nlu_backend": backend} if backend else {}
-    return build_nlu(Settings.from_env(**overrides))
+    settings = Settings.from_env(nlu_backend=backend) if backend else Settings.from_env()
+    return build_nlu(settings)
 
 
 def _run(nlu: NLU, source: IO[bytes], out: IO[bytes], user_language: str | None) -> None:

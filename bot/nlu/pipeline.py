@@ -142,9 +142,8 @@ def build_nlu(settings: Settings) -> NLU:
     # Imported here so that `import bot.nlu.pipeline` stays cheap and the Rasa client (httpx) is
     # only loaded when configured.
     from bot.nlu.crisis import CrisisDetector
-    from bot.nlu.language import LanguageDetector
-
     from bot.nlu.intents import IntentClassifier
+    from bot.nlu.language import LanguageDetector
 
     backend = settings.nlu_backend.strip().lower()
     if backend not in {"embedded", "rasa"}:
@@ -157,5 +156,5 @@ def build_nlu(settings: Settings) -> NLU:
         from bot.nlu.rasa import RasaIntentClassifier
 
         classifier = RasaIntentClassifier(settings.rasa_url, settings.rasa_token, fallback=embedded)
-    detector = LanguageDetector(settings.nlu_data_dir)
+    detector = LanguageDetector(settings.nlu_data_dir, cache_dir=settings.cache_dir)
     return NLU(detector, CrisisDetector(), classifier)

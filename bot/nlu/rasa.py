@@ -65,11 +65,12 @@ class RasaIntentClassifier:
 
     def classify(self, text: str, language: str | None = None) -> list[tuple[str, float]]:
         """Rasa's ranking when it answers in time, the fallback's otherwise."""
-        if self._may_try():
+        attempt = self._attempt()
+        if attempt is not None:
             try:
                 ranking = self.parse(text)
             except RasaUnavailable as exc:
-                self._record_failure(str(exc))
+                self._record_failure(str(exc), probe=attempt)
             else:
                 self._record_success()
                 self.last_source = "rasa"
@@ -96,20 +97,29 @@ class RasaIntentClassifier:
         except (ValueError, TypeError, KeyError) as exc:
             raise RasaUnavailable("malformed answer") from exc
 
-    def _may_try(self) -> bool:
-        """Whether to call Rasa now. After the back-off only one caller probes; the rest fall back."""
-        with self._lock:
-            now = self._clock()
-            if self._backoff == 0.0 or now >= self._retry_at:
-                if self._backoff:
-                    self._retry_at = now + self._backoff  # a slow probe keeps others on the fallback
-                return True
-            return False
+    def _attempt(self) -> bool | None:
+        """None: do not call Rasa now. False: a normal call. True: the one probe after a back-off.
 
-    def _record_failure(self, reason: str) -> None:
+        After the back-off only one caller probes; the others keep using the fallback meanwhile.
+        """
+        with self._lock:
+            if self._backoff == 0.0:
+                return False
+            now = self._clock()
+            if now < self._retry_at:
+                return None
+            self._retry_at = now + self._backoff  # a slow probe keeps the others on the fallback
+            return True
+
+    def _record_failure(self, reason: str, *, probe: bool) -> None:
         with self._lock:
             first = self._backoff == 0.0
-            self._backoff = self.min_backoff if first else min(self._backoff * 2, self.max_backoff)
+            if first:
+                self._backoff = self.min_backoff
+            elif probe:
+                self._backoff = min(self._backoff * 2, self.max_backoff)
+            # else: a call that started while Rasa looked healthy; the back-off is already running
+            # and concurrent failures of one outage must not escalate it.
             self._retry_at = self._clock() + self._backoff
         # The URL is logged without its query: it would carry the token.
         if first:

@@ -72,6 +72,7 @@ class FakeBotApi:
         self.rate_limited = 0
         self.webhook_url = ""
         self.forum_topics: list[dict[str, Any]] = []
+        self.forum_chats: set[int] = set()  # group chats that have topics (getChat reports is_forum)
         self.changed = asyncio.Condition()
         self.port = 0
         self._server: Any = None
@@ -134,10 +135,22 @@ class FakeBotApi:
         return await self.push({"message": self._message(user_id, chat_id, language_code, **content)})
 
     async def user_sends(
-        self, user_id: int, content: dict[str, Any], *, language_code: str | None = "en", chat_id: int | None = None
+        self,
+        user_id: int,
+        content: dict[str, Any],
+        *,
+        language_code: str | None = "en",
+        chat_id: int | None = None,
+        **extra: Any,
     ) -> dict[str, Any]:
         """Media and other non-text messages: `content` is e.g. {"sticker": {...}}."""
-        return await self.push({"message": self._message(user_id, chat_id, language_code, **content)})
+        return await self.push({"message": self._message(user_id, chat_id, language_code, **content, **extra)})
+
+    def reply_to(self, message: Sent) -> dict[str, Any]:
+        """The `reply_to_message` of a user's reply to `message` (pass it as an extra to `user_says`/`user_sends`)."""
+        chat = {"id": message.chat_id, "type": "private" if message.chat_id > 0 else "supergroup"}
+        return {"message_id": message.message_id, "date": int(time.time()), "chat": chat, "from": BOT_USER,
+                "text": message.text}
 
     async def user_presses(
         self, user_id: int, message: Sent, label_part: str, *, language_code: str | None = "en", data: str | None = None
@@ -156,6 +169,9 @@ class FakeBotApi:
                 "text": message.text,
             },
         }
+        if message.params.get("message_thread_id"):  # a button on a message in a forum topic
+            query["message"]["message_thread_id"] = _int(message.params["message_thread_id"])
+            query["message"]["is_topic_message"] = True
         return await self.push({"callback_query": query})
 
     # ------------------------------------------------------------------ what tests wait for
@@ -299,7 +315,38 @@ class FakeBotApi:
 
     async def api_sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:
         self._check_chat(_int(params.get("chat_id")) or 0)
-        return self._record("sendPhoto", params)
+        message = self._record("sendPhoto", params)
+        message["photo"] = [{"file_id": str(params.get("photo")), "file_unique_id": "p", "width": 1, "height": 1}]
+        return message
+
+    async def api_sendVoice(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._check_chat(_int(params.get("chat_id")) or 0)
+        message = self._record("sendVoice", params)
+        message["voice"] = {"file_id": str(params.get("voice")), "file_unique_id": "v", "duration": 1}
+        return message
+
+    async def api_sendAudio(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._check_chat(_int(params.get("chat_id")) or 0)
+        message = self._record("sendAudio", params)
+        message["audio"] = {"file_id": str(params.get("audio")), "file_unique_id": "a", "duration": 1}
+        return message
+
+    async def api_sendVideo(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._check_chat(_int(params.get("chat_id")) or 0)
+        message = self._record("sendVideo", params)
+        message["video"] = {
+            "file_id": str(params.get("video")), "file_unique_id": "vi", "width": 1, "height": 1, "duration": 1
+        }
+        return message
+
+    async def api_sendSticker(self, params: dict[str, Any]) -> dict[str, Any]:
+        self._check_chat(_int(params.get("chat_id")) or 0)
+        message = self._record("sendSticker", params)
+        message["sticker"] = {
+            "file_id": str(params.get("sticker")), "file_unique_id": "s", "width": 1, "height": 1,
+            "is_animated": False, "is_video": False, "type": "regular",
+        }
+        return message
 
     async def api_copyMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         self._check_chat(_int(params.get("chat_id")) or 0)
@@ -340,7 +387,13 @@ class FakeBotApi:
 
     async def api_getChat(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = _int(params.get("chat_id")) or 0
-        return {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup", "is_forum": False}
+        return {
+            "id": chat_id,
+            "type": "private" if chat_id > 0 else "supergroup",
+            "is_forum": chat_id in self.forum_chats,
+            "accent_color_id": 0,
+            "max_reaction_count": 11,
+        }
 
 
 class _ApiError(Exception):

@@ -1,0 +1,399 @@
+"""The family's side: book (place → day → time → topic → interpreter → confirm), "My bookings", move, cancel.
+
+Flow variables (persisted with the conversation state, small, no texts):
+  bk_place  a municipality or "remote"      bk_day   YYYY-MM-DD (local)    bk_slot  the chosen slot id
+  bk_topic  a TOPICS id                     bk_interp a language code, "other" or "" (none)
+  bk_move   the booking being moved         bk_pick  the booking opened in "My bookings"
+  bk_done   the booking just confirmed
+Every id read back from them (or from a button) is checked again against the database.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import date
+from typing import TYPE_CHECKING
+
+from bot.core.context import Context, Option
+from bot.core.registry import Registry
+from bot.core.texts import LANGUAGE_NAMES
+from bot.features.booking import notify, present
+from bot.features.booking.ics import booking_ics
+from bot.features.booking.models import Booking, Slot
+from bot.features.booking.service import (
+    TOPICS,
+    Outcome,
+    book,
+    cancel_booking,
+    free_slots,
+    future_bookings,
+    lock_family,
+    own_future_booking,
+    places_with_free_slots,
+)
+from bot.features.booking.slots import MUNICIPALITIES, REMOTE
+from bot.settings import SERVED_LANGUAGES
+
+if TYPE_CHECKING:
+    from bot.features.booking.feature import BookingFeature
+
+FLOW_VARS = ("bk_place", "bk_day", "bk_slot", "bk_topic", "bk_interp", "bk_move", "bk_pick", "bk_done")
+MAX_DAYS = 10
+NEXT_FREE = 6
+NO_INTERPRETER = ""
+FINNISH = "fi"
+
+
+def register_family(registry: Registry, feature: BookingFeature) -> None:
+    texts, tz, config = feature.texts, feature.tz, feature.config
+
+    def reset(ctx: Context) -> None:
+        ctx.state.vars = {k: v for k, v in ctx.vars.items() if k not in FLOW_VARS}
+
+    def place(ctx: Context) -> str | None:
+        chosen = ctx.vars.get("bk_place")
+        return chosen if chosen in (*MUNICIPALITIES, REMOTE) else None
+
+    def chosen_day(ctx: Context) -> date | None:
+        try:
+            return date.fromisoformat(str(ctx.vars.get("bk_day")))
+        except ValueError:
+            return None
+
+    def moving(ctx: Context) -> Booking | None:
+        move = ctx.vars.get("bk_move")
+        return own_future_booking(ctx.session, ctx.user.id, move, ctx.now) if move else None
+
+    def chosen_slot(ctx: Context) -> Slot | None:
+        slot_id = ctx.vars.get("bk_slot")
+        return ctx.session.get(Slot, int(slot_id)) if isinstance(slot_id, int) else None
+
+    def can_book_more(ctx: Context) -> bool:
+        return ctx.user.has_consent and len(future_bookings(ctx.session, ctx.user.id, ctx.now)) < config.max_future
+
+    # ------------------------------------------------------------------ starting
+    @registry.action("booking_start")
+    def booking_start(ctx: Context) -> str | None:
+        reset(ctx)
+        if not ctx.user.has_consent:
+            return "booking.needs_consent"
+        if not can_book_more(ctx):
+            return "booking.limit"
+        if not places_with_free_slots(ctx.session, ctx.now, config):
+            return "booking.none_free"
+        return None
+
+    @registry.action("booking_limit_values")
+    def booking_limit_values(ctx: Context) -> None:
+        ctx.values["max"] = config.max_future
+
+    @registry.action("booking_ask_consent")
+    def booking_ask_consent(ctx: Context) -> str:
+        # After "I agree", onboarding opens this deep link: the family lands back in booking.
+        ctx.set_var("after_onboarding", "book")
+        return "onboarding.consent"
+
+    @registry.condition("booking_has_bookings")
+    def booking_has_bookings(ctx: Context) -> bool:
+        return bool(future_bookings(ctx.session, ctx.user.id, ctx.now))
+
+    @registry.condition("booking_can_book_more")
+    def booking_can_book_more(ctx: Context) -> bool:
+        return can_book_more(ctx)
+
+    # ------------------------------------------------------------------ place, day, time
+    @registry.action("booking_check_places")
+    def booking_check_places(ctx: Context) -> str | None:
+        return None if places_with_free_slots(ctx.session, ctx.now, config) else "booking.none_free"
+
+    @registry.provider("booking_places")
+    def booking_places(ctx: Context) -> list[Option]:
+        return [
+            Option(name, ctx.t("booking.remote") if name == REMOTE else f"📍 {name}")
+            for name in places_with_free_slots(ctx.session, ctx.now, config)
+        ]
+
+    @registry.action("booking_choose_place")
+    def booking_choose_place(ctx: Context, choice: str) -> None:
+        ctx.set_var("bk_place", choice)
+        ctx.pop_var("bk_day")
+
+    def days(ctx: Context) -> list[date]:
+        found: list[date] = []
+        for slot in free_slots(ctx.session, ctx.now, config, place=place(ctx)):
+            day = slot.starts_at.astimezone(tz).date()
+            if day not in found:
+                found.append(day)
+            if len(found) >= MAX_DAYS:
+                break
+        return found
+
+    @registry.action("booking_check_days")
+    def booking_check_days(ctx: Context) -> str | None:
+        if place(ctx) is None:
+            return "booking.where"
+        if not days(ctx):
+            ctx.say(ctx.t("booking.place_full"))
+            return "booking.where"
+        return None
+
+    @registry.provider("booking_days")
+    def booking_days(ctx: Context) -> list[Option]:
+        from bot.timefmt import format_day
+
+        return [Option(day.isoformat(), f"📅 {format_day(ctx.language, day)}") for day in days(ctx)]
+
+    @registry.action("booking_choose_day")
+    def booking_choose_day(ctx: Context, choice: str) -> None:
+        ctx.set_var("bk_day", choice)
+
+    def times(ctx: Context) -> list[Slot]:
+        day = chosen_day(ctx)
+        if day is None:
+            return []
+        return free_slots(ctx.session, ctx.now, config, place=place(ctx), day=day, tz=tz)
+
+    @registry.action("booking_check_times")
+    def booking_check_times(ctx: Context) -> str | None:
+        if chosen_day(ctx) is None:
+            return "booking.day"
+        if not times(ctx):
+            ctx.say(ctx.t("booking.day_full"))
+            return "booking.day"
+        return None
+
+    @registry.provider("booking_times")
+    def booking_times(ctx: Context) -> list[Option]:
+        remote = place(ctx) == REMOTE
+        return [Option(str(s.id), present.time_label(ctx.language, s, tz, with_mode=remote)) for s in times(ctx)]
+
+    @registry.action("booking_choose_time")
+    def booking_choose_time(ctx: Context, choice: str) -> str:
+        ctx.set_var("bk_slot", int(choice))  # the engine checked it is one of the offered ids
+        if "bk_topic" in ctx.vars and "bk_interp" in ctx.vars:
+            return "booking.confirm"  # moving, or a second try after a lost race: the rest is known
+        return "booking.topic"
+
+    # ------------------------------------------------------------------ topic and interpreter
+    @registry.provider("booking_topics")
+    def booking_topics(ctx: Context) -> list[Option]:
+        return [Option(topic, present.topic_text(texts, ctx.language, topic)) for topic in TOPICS]
+
+    @registry.action("booking_choose_topic")
+    def booking_choose_topic(ctx: Context, choice: str) -> None:
+        ctx.set_var("bk_topic", choice)
+
+    @registry.action("booking_interpreter_question")
+    def booking_interpreter_question(ctx: Context) -> str | None:
+        if ctx.language == FINNISH:
+            ctx.set_var("bk_interp", NO_INTERPRETER)  # the counsellors speak Finnish: nothing to ask
+            return "booking.confirm"
+        ctx.values["language"] = LANGUAGE_NAMES.get(ctx.language, ctx.language)
+        return None
+
+    @registry.action("booking_set_interpreter")
+    def booking_set_interpreter(ctx: Context, need: bool) -> None:
+        ctx.set_var("bk_interp", ctx.language if need else NO_INTERPRETER)
+
+    @registry.provider("booking_interpreter_languages")
+    def booking_interpreter_languages(ctx: Context) -> list[Option]:
+        options = [Option(code, LANGUAGE_NAMES[code]) for code in SERVED_LANGUAGES if code != "fi"]
+        return [*options, Option("other", ctx.t("booking.interpreter_other_language"))]
+
+    @registry.action("booking_choose_interpreter")
+    def booking_choose_interpreter(ctx: Context, choice: str) -> None:
+        ctx.set_var("bk_interp", choice)
+
+    # ------------------------------------------------------------------ confirming
+    def interpreter(ctx: Context) -> str | None:
+        return ctx.vars.get("bk_interp") or None
+
+    @registry.action("booking_summary")
+    def booking_summary(ctx: Context) -> str | None:
+        slot = chosen_slot(ctx)
+        if slot is None or ctx.vars.get("bk_topic") not in TOPICS or "bk_interp" not in ctx.vars:
+            return "booking.start"
+        values: dict[str, object] = {
+            "when": present.when_text(ctx.language, slot, tz),
+            "where": present.where_text(texts, ctx.language, slot),
+            "icon": present.MODE_ICONS[slot.mode],
+            "topic": present.topic_text(texts, ctx.language, ctx.vars["bk_topic"]),
+            "interpreter": present.interpreter_text(texts, ctx.language, interpreter(ctx)),
+        }
+        old = moving(ctx)
+        if old is not None:
+            values["old"] = present.when_text(ctx.language, old.slot, tz)
+            ctx.say(ctx.t("booking.summary_move", **values))
+        else:
+            ctx.say(ctx.t("booking.summary", **values))
+        return None
+
+    @registry.action("booking_confirm")
+    def booking_confirm(ctx: Context) -> str:
+        slot_id = ctx.vars.get("bk_slot")
+        topic = ctx.vars.get("bk_topic")
+        if not isinstance(slot_id, int) or topic not in TOPICS:
+            return "booking.start"
+        old = moving(ctx)
+        if ctx.vars.get("bk_move") and old is None:
+            ctx.say(ctx.t("booking.gone"))
+            return "booking.mine"
+        if not ctx.user.has_consent:
+            return "booking.needs_consent"
+        result = book(
+            ctx.session,
+            user=ctx.user,
+            slot_id=slot_id,
+            topic=str(topic),
+            interpreter=interpreter(ctx),
+            language=ctx.language,
+            now=ctx.now,
+            config=config,
+            move_from=old,
+        )
+        if result.outcome is Outcome.LIMIT:
+            return "booking.limit"
+        if result.outcome is not Outcome.BOOKED or result.booking is None:
+            ctx.values["reason"] = result.outcome.value
+            ctx.pop_var("bk_slot")
+            return "booking.taken"
+        booking = result.booking
+        ctx.session.refresh(booking)  # loads the slot and counsellor for the messages below
+        ctx.values["reminded"] = feature.reminders.plan(ctx.session, booking, ctx.now)
+        if result.previous is not None:
+            feature.reminders.cancel(ctx.session, result.previous)
+            ctx.send(notify.to_counsellor(ctx.session, texts, tz, booking, "moved", result.previous))
+            if result.previous.slot.counsellor_id != booking.slot.counsellor_id:
+                ctx.send(notify.to_counsellor(ctx.session, texts, tz, result.previous, "cancelled"))
+        else:
+            ctx.send(notify.to_counsellor(ctx.session, texts, tz, booking, "new"))
+        reset(ctx)
+        ctx.set_var("bk_done", booking.id)
+        ctx.values["moved"] = result.previous is not None
+        return "booking.done"
+
+    @registry.action("booking_show_confirmation")
+    def booking_show_confirmation(ctx: Context) -> str | None:
+        booking = own_future_booking(ctx.session, ctx.user.id, ctx.vars.get("bk_done"), ctx.now)
+        if booking is None:
+            return "booking.mine"
+        values = present.booking_values(texts, ctx.language, booking, tz)
+        key = "booking.moved" if ctx.values.get("moved") else "booking.booked"
+        lines = [ctx.t(key, **values), ""]
+        if ctx.values.get("reminded"):
+            lines.append(ctx.t("booking.reminder_promise", hours=f"{config.reminder_hours:g}"))
+        lines.append(ctx.t("booking.calendar_hint"))
+        text = "\n".join(lines)
+        # Strings are Telegram HTML; a calendar file wants plain text.
+        attachment = booking_ics(
+            booking,
+            title=html.unescape(ctx.t("booking.ics_title")),
+            location=html.unescape(str(values["where"])),
+            description=html.unescape(ctx.t("booking.ics_description", topic=values["topic"])),
+            now=ctx.now,
+        )
+        ctx.say(text, attachment=attachment)
+        return None
+
+    @registry.action("booking_show_taken")
+    def booking_show_taken(ctx: Context) -> None:
+        reason = ctx.values.get("reason", Outcome.TAKEN.value)
+        key = "booking.taken" if reason == Outcome.TAKEN.value else "booking.closed"
+        ctx.say(ctx.t(key) + "\n" + ctx.t("booking.next_free" if next_free(ctx) else "booking.none_free"))
+
+    def next_free(ctx: Context) -> list[Slot]:
+        slots = free_slots(ctx.session, ctx.now, config, place=place(ctx), limit=NEXT_FREE)
+        return slots or free_slots(ctx.session, ctx.now, config, limit=NEXT_FREE)
+
+    @registry.provider("booking_next_free")
+    def booking_next_free(ctx: Context) -> list[Option]:
+        return [
+            Option(str(s.id), f"{present.day_label(ctx.language, s, tz)} {present.time_label(ctx.language, s, tz)}"
+                   f" {present.MODE_ICONS[s.mode]}")
+            for s in next_free(ctx)
+        ]
+
+    @registry.action("booking_abandon")
+    def booking_abandon(ctx: Context) -> str:
+        reset(ctx)
+        ctx.say(ctx.t("booking.abandoned"))
+        return "main.menu"
+
+    # ------------------------------------------------------------------ my bookings
+    @registry.action("booking_show_mine")
+    def booking_show_mine(ctx: Context) -> None:
+        for key in ("bk_move", "bk_pick", "bk_slot", "bk_topic", "bk_interp"):
+            ctx.pop_var(key)
+        mine = future_bookings(ctx.session, ctx.user.id, ctx.now)
+        if not mine:
+            ctx.say(ctx.t("booking.mine_none"))
+            return
+        lines = [ctx.t("booking.mine_title")]
+        for booking in mine:
+            values = present.booking_values(texts, ctx.language, booking, tz)
+            lines.append(ctx.t("booking.mine_line", **values))
+        ctx.say("\n\n".join(lines))
+
+    @registry.provider("booking_my_list")
+    def booking_my_list(ctx: Context) -> list[Option]:
+        return [
+            Option(str(b.id), f"{present.MODE_ICONS[b.slot.mode]} {present.when_text(ctx.language, b.slot, tz)}")
+            for b in future_bookings(ctx.session, ctx.user.id, ctx.now)
+        ]
+
+    @registry.action("booking_pick")
+    def booking_pick(ctx: Context, choice: str) -> None:
+        ctx.set_var("bk_pick", int(choice))
+
+    def picked(ctx: Context) -> Booking | None:
+        return own_future_booking(ctx.session, ctx.user.id, ctx.vars.get("bk_pick"), ctx.now)
+
+    @registry.action("booking_show_one")
+    def booking_show_one(ctx: Context) -> str | None:
+        booking = picked(ctx)
+        if booking is None:
+            ctx.say(ctx.t("booking.gone"))
+            return "booking.mine"
+        ctx.say(ctx.t("booking.one", **present.booking_values(texts, ctx.language, booking, tz)))
+        return None
+
+    @registry.action("booking_start_move")
+    def booking_start_move(ctx: Context) -> str:
+        booking = picked(ctx)
+        if booking is None:
+            ctx.say(ctx.t("booking.gone"))
+            return "booking.mine"
+        ctx.set_var("bk_move", booking.id)
+        ctx.set_var("bk_topic", booking.topic)
+        ctx.set_var("bk_interp", booking.interpreter or NO_INTERPRETER)
+        if not places_with_free_slots(ctx.session, ctx.now, config):
+            ctx.say(ctx.t("booking.none_free"))
+            return "booking.manage"
+        return "booking.where"
+
+    @registry.action("booking_ask_cancel")
+    def booking_ask_cancel(ctx: Context) -> str | None:
+        booking = picked(ctx)
+        if booking is None:
+            ctx.say(ctx.t("booking.gone"))
+            return "booking.mine"
+        ctx.say(ctx.t("booking.cancel_question", when=present.when_text(ctx.language, booking.slot, tz)))
+        return None
+
+    @registry.action("booking_cancel")
+    def booking_cancel(ctx: Context) -> str:
+        lock_family(ctx.session, ctx.user.id)
+        booking = picked(ctx)
+        if booking is None:
+            ctx.say(ctx.t("booking.gone"))
+            return "booking.mine"
+        ctx.session.refresh(booking)
+        if booking.status != "active":
+            ctx.say(ctx.t("booking.gone"))
+            return "booking.mine"
+        cancel_booking(booking, by="family", now=ctx.now)
+        feature.reminders.cancel(ctx.session, booking)
+        ctx.send(notify.to_counsellor(ctx.session, texts, tz, booking, "cancelled"))
+        ctx.pop_var("bk_pick")
+        return "booking.cancelled"
+

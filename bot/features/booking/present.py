@@ -1,0 +1,66 @@
+"""How a booking or a slot is written in a given language: when, where, topic, interpreter.
+
+Used for the family (their language), for the counsellor (theirs) and for messages rendered later.
+Dates and times come from `bot.timefmt`, the project's one place for "as their language writes them".
+"""
+
+from __future__ import annotations
+
+import html
+from zoneinfo import ZoneInfo
+
+from bot.core.texts import LANGUAGE_NAMES, Safe, Texts
+from bot.features.booking.models import Booking, Slot
+from bot.timefmt import format_date, format_datetime, format_time
+
+MODE_ICONS = {"in_person": "📍", "phone": "📞", "video": "💻"}
+
+
+def when_text(language: str, slot: Slot, tz: ZoneInfo) -> str:
+    """"ti 3.12. klo 9.00–9.45", "Tue 3 Dec, 09:00–09:45"."""
+    return f"{format_datetime(language, slot.starts_at, tz)}–{format_time(language, slot.ends_at, tz)}"
+
+
+def day_label(language: str, slot: Slot, tz: ZoneInfo) -> str:
+    return format_date(language, slot.starts_at, tz)
+
+
+def time_label(language: str, slot: Slot, tz: ZoneInfo, *, with_mode: bool = False) -> str:
+    label = f"🕘 {format_time(language, slot.starts_at, tz)}"
+    return f"{label} {MODE_ICONS[slot.mode]}" if with_mode else label
+
+
+def where_text(texts: Texts, language: str, slot: Slot) -> Safe:
+    """HTML: the place is staff-typed text, so it is escaped here."""
+    if slot.mode == "in_person":
+        place = f", {html.escape(slot.place, quote=False)}" if slot.place else ""
+        return Safe(f"{html.escape(slot.municipality or '', quote=False)}{place}")
+    return Safe(texts.get(language, f"booking.mode_desc.{slot.mode}"))
+
+
+def topic_text(texts: Texts, language: str, topic: str) -> str:
+    return texts.get(language, f"booking.topic.{topic}")
+
+
+def interpreter_text(texts: Texts, language: str, code: str | None) -> str:
+    if code is None:
+        return texts.get(language, "booking.interpreter_none")
+    if code in LANGUAGE_NAMES:
+        return LANGUAGE_NAMES[code]
+    return texts.get(language, "booking.interpreter_ask")
+
+
+def language_name(code: str | None) -> str:
+    return LANGUAGE_NAMES.get(code or "", code or "?")
+
+
+def booking_values(texts: Texts, language: str, booking: Booking, tz: ZoneInfo) -> dict[str, object]:
+    """The placeholders every booking message shares."""
+    slot = booking.slot
+    return {
+        "when": when_text(language, slot, tz),
+        "where": where_text(texts, language, slot),
+        "icon": MODE_ICONS[slot.mode],
+        "topic": topic_text(texts, language, booking.topic),
+        "interpreter": interpreter_text(texts, language, booking.interpreter),
+    }

@@ -1,0 +1,5 @@
+"""Group meetings: groups as data, occurrences in Helsinki time, subscriptions, reminders with RSVP."""
+
+from bot.features.groups.feature import register
+
+__all__ = ["register"]

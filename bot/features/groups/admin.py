@@ -1,0 +1,223 @@
+"""`python -m bot admin …` for groups: import the groups file, list, cancel or move a meeting, RSVP counts, QR codes.
+
+Cancellations and moves made here are queued in the database; the running bot sends the notices on its
+next tick (every few seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from bot import timefmt
+from bot.db.database import Database
+from bot.features.groups.catalog import CatalogError, import_catalog, load_catalog
+from bot.features.groups.models import Group, Occurrence
+from bot.features.groups.occurrences import (
+    OccurrenceError,
+    cancel_occurrence,
+    ensure_occurrences,
+    move_occurrence,
+    rsvp_counts,
+)
+from bot.features.groups.schedule import local_start, parse_clock
+from bot.features.groups.staff_commands import parse_day
+from bot.settings import Settings
+from bot.staff import audit
+
+DEEP_LINK = "https://t.me/{username}?start=group-{group_id}"
+
+
+def add_admin_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    imports = sub.add_parser("import-groups", help="import content/groups.yml into the database")
+    imports.add_argument("--file", type=Path, default=None, help="the groups file (default: content/groups.yml)")
+    imports.set_defaults(handler=run_import)
+
+    listing = sub.add_parser("occurrences", help="list the group meetings of the next days, with their numbers")
+    listing.add_argument("--group", default=None, help="only this group id")
+    listing.add_argument("--days", type=int, default=28)
+    listing.set_defaults(handler=run_list)
+
+    cancel = sub.add_parser("cancel-occurrence", help="cancel one meeting; subscribers are told at once")
+    cancel.add_argument("occurrence", type=int, help="the meeting's number (see `admin occurrences`)")
+    cancel.add_argument("--reason", required=True, help="holiday, illness, weather, other, or your own words")
+    cancel.set_defaults(handler=run_cancel)
+
+    move = sub.add_parser("move-occurrence", help="move one meeting to another day or time")
+    move.add_argument("occurrence", type=int, help="the meeting's number (see `admin occurrences`)")
+    move.add_argument("--to", required=True, help='the new local day and time, e.g. "2026-12-10 17:00"')
+    move.add_argument("--reason", default="other", help="holiday, illness, weather, other, or your own words")
+    move.set_defaults(handler=run_move)
+
+    rsvps = sub.add_parser("rsvps", help="how many are coming to a meeting (counts only)")
+    rsvps.add_argument("occurrence", type=int)
+    rsvps.set_defaults(handler=run_rsvps)
+
+    qr = sub.add_parser("qr", help="a QR code (PNG) that subscribes a phone to a group, for a poster")
+    qr.add_argument("group_id")
+    qr.add_argument("--out", type=Path, default=None, help="the PNG file (default: qr-<group-id>.png)")
+    qr.add_argument("--bot-username", default=None, help="the bot's @username (default: asked from Telegram)")
+    qr.add_argument("--scale", type=int, default=10)
+    qr.set_defaults(handler=run_qr)
+
+
+def _database(settings: Settings) -> Database:
+    db = Database(settings.database_url)
+    db.migrate()
+    return db
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def run_import(args: argparse.Namespace, settings: Settings) -> int:
+    path = args.file or settings.content_dir / "groups.yml"
+    try:
+        catalog = load_catalog(path)
+    except CatalogError as error:
+        print(error)
+        print("nothing was imported")
+        return 1
+    db = _database(settings)
+    zone = ZoneInfo(settings.timezone)
+    with db.session() as session:
+        result = import_catalog(session, catalog, _now(), zone)
+        audit(
+            session, "cli", "groups.import", None, added=len(result.added), updated=len(result.updated),
+            deactivated=len(result.deactivated),
+        )
+    for label, ids in (
+        ("added", result.added),
+        ("updated", result.updated),
+        ("schedule changed", result.rescheduled),
+        ("switched off (no longer in the file)", result.deactivated),
+    ):
+        if ids:
+            print(f"{label}: {', '.join(ids)}")
+    print(f"{len(catalog.groups)} group(s) in {path}")
+    if catalog.sample or any(group.sample for group in catalog.groups):
+        print("NOTE: these are the SAMPLE groups. Replace them with the real groups before families use the bot.")
+    return 0
+
+
+def run_list(args: argparse.Namespace, settings: Settings) -> int:
+    db = _database(settings)
+    zone = ZoneInfo(settings.timezone)
+    now = _now()
+    with db.session() as session:
+        for group in session.scalars(select(Group).where(Group.active.is_(True))):
+            ensure_occurrences(session, group, now, zone)
+        query = select(Occurrence).where(
+            Occurrence.ends_at > now, Occurrence.starts_at < now + timedelta(days=args.days)
+        )
+        if args.group:
+            query = query.where(Occurrence.group_id == args.group)
+        rows = session.scalars(query.order_by(Occurrence.starts_at)).all()
+        print("number\twhen (local)\tgroup\tstatus\tcoming\tcan't come\tsubscribers")
+        for row in rows:
+            counts = rsvp_counts(session, row)
+            when = timefmt.format_datetime("en", row.starts_at, zone)
+            print(
+                f"{row.id}\t{when}\t{row.group_id}\t{row.status}\t{counts.coming}\t{counts.not_coming}\t"
+                f"{counts.subscribers}"
+            )
+    return 0
+
+
+def run_cancel(args: argparse.Namespace, settings: Settings) -> int:
+    db = _database(settings)
+    with db.session() as session:
+        occurrence = session.get(Occurrence, args.occurrence)
+        if occurrence is None:
+            print("no such meeting; see `python -m bot admin occurrences`")
+            return 1
+        try:
+            told = cancel_occurrence(session, occurrence, args.reason, "cli", _now())
+        except OccurrenceError as error:
+            print(_problem(error))
+            return 1
+    print(f"meeting {args.occurrence} cancelled; {told} subscriber(s) will be told by the running bot")
+    return 0
+
+
+def run_move(args: argparse.Namespace, settings: Settings) -> int:
+    zone = ZoneInfo(settings.timezone)
+    parts = args.to.split()
+    try:
+        day = parse_day(parts[0], _now().astimezone(zone).date())
+        clock = parse_clock(parts[1])
+    except (ValueError, IndexError):
+        print('write the new time like "2026-12-10 17:00"')
+        return 2
+    db = _database(settings)
+    with db.session() as session:
+        occurrence = session.get(Occurrence, args.occurrence)
+        if occurrence is None:
+            print("no such meeting; see `python -m bot admin occurrences`")
+            return 1
+        try:
+            told = move_occurrence(session, occurrence, local_start(day, clock, zone), args.reason, "cli", _now())
+        except OccurrenceError as error:
+            print(_problem(error))
+            return 1
+    print(f"meeting {args.occurrence} moved; {told} subscriber(s) will be told by the running bot")
+    return 0
+
+
+def run_rsvps(args: argparse.Namespace, settings: Settings) -> int:
+    db = _database(settings)
+    with db.session() as session:
+        occurrence = session.get(Occurrence, args.occurrence)
+        if occurrence is None:
+            print("no such meeting; see `python -m bot admin occurrences`")
+            return 1
+        counts = rsvp_counts(session, occurrence)
+        audit(session, "cli", "groups.rsvps", f"occurrence:{occurrence.id}")
+    print(f"coming: {counts.coming}\ncan't come: {counts.not_coming}\nsubscribers: {counts.subscribers}")
+    return 0
+
+
+def run_qr(args: argparse.Namespace, settings: Settings) -> int:
+    import segno
+
+    username = (args.bot_username or _bot_username(settings) or "").lstrip("@")
+    if not username:
+        print("give --bot-username (or set TELEGRAM_BOT_TOKEN so that it can be asked from Telegram)")
+        return 2
+    db = _database(settings)
+    with db.sessions() as session:
+        group = session.get(Group, args.group_id)
+    if group is None:
+        print("no such group; run `python -m bot admin import-groups` first")
+        return 1
+    link = DEEP_LINK.format(username=username, group_id=group.id)
+    out = args.out or Path(f"qr-{group.id}.png")
+    segno.make(link, error="m").save(str(out), scale=args.scale, border=4)
+    print(f"{out}: {link}")
+    return 0
+
+
+def _bot_username(settings: Settings) -> str | None:
+    """The bot's username from getMe (the token never appears in output)."""
+    if not settings.telegram_bot_token:
+        return None
+    import httpx
+
+    base = settings.telegram_api_base_url or "https://api.telegram.org/bot"
+    try:
+        response = httpx.get(f"{base}{settings.telegram_bot_token}/getMe", timeout=10)
+        return str(response.json()["result"]["username"])
+    except (httpx.HTTPError, KeyError, ValueError):
+        return None
+
+
+def _problem(error: OccurrenceError) -> str:
+    return {
+        "groups.staff.already_cancelled": "that meeting is already cancelled",
+        "groups.staff.in_the_past": "that time is in the past",
+    }.get(error.key, error.key)

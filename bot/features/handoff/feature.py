@@ -1,0 +1,358 @@
+"""Wires the handoff desk into the core: flow actions, intents, crisis and media handlers, interceptors for
+the staff group and for a family talking with a counsellor, the sent hook, and the Telegram jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.core.context import Context
+from bot.core.engine import clean_text
+from bot.core.messages import MediaKind, Recipient, Reply
+from bot.core.registry import Registry
+from bot.core.services import Services
+from bot.core.texts import LANGUAGE_NAMES
+from bot.db.models import Counsellor, User
+from bot.features.handoff.config import HandoffConfig
+from bot.features.handoff.desk import PAYLOAD, TRACK, HandoffDesk
+from bot.features.handoff.models import Ticket, TicketMessage, TicketReason, TicketStatus
+from bot.features.handoff.privacy import erase_tickets, export_tickets, purge_expired
+from bot.features.handoff.translate import build_translator
+from bot.staff import actor_label, audit, counsellor_by_telegram_id
+
+log = logging.getLogger(__name__)
+
+STAFF_BUTTON = re.compile(rf"^{PAYLOAD}:(claim|close):(\d{{1,9}})$")
+OFFERED_MEDIA = (MediaKind.VOICE, MediaKind.PHOTO, MediaKind.DOCUMENT)
+TOPIC_CONFIDENCE = 0.2  # a topic the request mentions, in second place behind human_handoff
+REALERT_EVERY_SECONDS = 60
+# Where a "talk to a person" button was pressed decides why the ticket is opened.
+REASON_BY_STEP = {
+    "main.offer_person": TicketReason.MISUNDERSTOOD,
+    "main.not_understood": TicketReason.MISUNDERSTOOD,
+    "main.crisis": TicketReason.CRISIS,
+    "handoff.media_offer": TicketReason.MEDIA,
+}
+
+
+def register(registry: Registry, services: Services) -> None:
+    config = HandoffConfig.from_env(services.settings.timezone)
+    desk = HandoffDesk(services, config, build_translator(services.settings.translate_url))
+    services.features["handoff"] = desk
+    registry.features.add("handoff")
+
+    # ------------------------------------------------------------------ the family asks for a person
+    @registry.action("open_ticket")
+    def open_ticket(ctx: Context) -> str | None:
+        pending_media = ctx.pop_var("handoff_media")
+        ticket = desk.active_ticket(ctx.session, ctx.user.id)
+        if ticket is not None and ticket.status == TicketStatus.CLAIMED:
+            ctx.say(ctx.t("handoff.in_conversation"))
+            return None
+        if ticket is not None:
+            ctx.say(ctx.t("handoff.already", ticket=ticket.id))
+            return None
+        pressed = (ctx.incoming.payload or "").partition(":")[0]
+        reason = REASON_BY_STEP.get(pressed, TicketReason.REQUEST)
+        topics = list(ctx.values.get("handoff_topics", []))
+        section = ctx.vars.get("guide_section")
+        if section:
+            topics.append(f"guide:{section}")
+        if reason == TicketReason.MEDIA and pending_media:
+            topics.append(f"media:{pending_media[0]}")
+        ticket, _created = desk.open(ctx, reason=reason, topics=topics)
+        ctx.say(ctx.t("handoff.opened", ticket=ticket.id))
+        for text in desk.when_text(ctx.user, ctx.now, urgent=False):
+            ctx.say(text)
+        if reason == TicketReason.MEDIA and pending_media:
+            kind, ref = MediaKind(pending_media[0]), pending_media[1]
+            desk.relay_from_family(ctx, ticket, text=None, media=kind, media_ref=ref)
+        return None
+
+    @registry.input("handoff_note")
+    def handoff_note(ctx: Context, text: str) -> str | None:
+        """While a request waits, what the family writes is passed on to it (instead of to the NLU)."""
+        ticket = desk.active_ticket(ctx.session, ctx.user.id)
+        if ticket is None:
+            return None
+        desk.relay_from_family(ctx, ticket, text=text, media=None, media_ref=None)
+        return "handoff.noted"
+
+    @registry.action("cancel_ticket")
+    def cancel_ticket(ctx: Context) -> str | None:
+        ticket = desk.active_ticket(ctx.session, ctx.user.id)
+        if ticket is None:
+            ctx.say(ctx.t("handoff.nothing_to_cancel"))
+            return "main.menu"
+        claimed = ticket.status == TicketStatus.CLAIMED
+        desk.close(ctx, ticket, counsellor=None)
+        if claimed:
+            return None  # closing has already thanked them and asked for a rating
+        ctx.say(ctx.t("handoff.cancelled"))
+        return "main.menu"
+
+    @registry.action("rate_ticket")
+    def rate_ticket(ctx: Context, stars: int) -> str:
+        if desk.rate(ctx, int(stars)) is None:
+            ctx.say(ctx.t("errors.stale_button"))
+        else:
+            ctx.say(ctx.t("handoff.rated"))
+        return "main.menu"
+
+    @registry.action("media_offer_text")
+    def media_offer_text(ctx: Context) -> None:
+        pending = ctx.vars.get("handoff_media") or []
+        kind = pending[0] if pending else MediaKind.OTHER.value
+        key = f"handoff.media_offer.{kind}" if ctx.services.texts.has(f"handoff.media_offer.{kind}") else None
+        ctx.say(ctx.t(key or "handoff.media_offer.other"))
+
+    @registry.intent("human_handoff")
+    def human_handoff(ctx: Context, understanding: Any) -> str:
+        ranking = getattr(understanding, "ranking", ()) or ()
+        ctx.values["handoff_topics"] = [
+            intent for intent, score in ranking if intent.startswith("topic_") and score >= TOPIC_CONFIDENCE
+        ]
+        return "handoff.start"
+
+    # ------------------------------------------------------------------ a crisis: an urgent ticket
+    def on_crisis(ctx: Context, understanding: Any) -> None:
+        """Runs after the engine has shown the emergency information."""
+        ticket, created = desk.open(ctx, reason=TicketReason.CRISIS, urgent=True)
+        if not created:
+            text = clean_text(ctx.incoming.text or "")
+            if text and not ctx.values.get("handoff_relayed"):
+                desk.relay_from_family(ctx, ticket, text=text, media=None, media_ref=None)
+            desk.staff_notice(ctx, ticket, "crisis_alert")
+            if ticket.status == TicketStatus.CLAIMED:
+                return  # the counsellor is there and has been alerted
+        for text in desk.when_text(ctx.user, ctx.now, urgent=True):
+            ctx.say(text)
+
+    registry.crisis.append(on_crisis)
+
+    # ------------------------------------------------------------------ media: a counsellor can look at it
+    def on_media(ctx: Context, kind: MediaKind) -> str | None:
+        ticket = desk.active_ticket(ctx.session, ctx.user.id)
+        if ticket is not None:
+            desk.relay_from_family(ctx, ticket, text=ctx.incoming.text, media=kind, media_ref=ctx.incoming.media_ref)
+            ctx.go("handoff.noted")
+            return None
+        ctx.set_var("handoff_media", [kind.value, ctx.incoming.media_ref] if ctx.incoming.media_ref else [kind.value])
+        ctx.go("handoff.media_offer")
+        return None
+
+    for kind in OFFERED_MEDIA:
+        registry.on_media(kind)(on_media)
+
+    # ------------------------------------------------------------------ interceptors
+    def family_in_conversation(ctx: Context) -> bool:
+        """While a counsellor has the ticket, the family's messages go to them and the bot stays quiet."""
+        incoming = ctx.incoming
+        if incoming.staff_chat or incoming.payload is not None:
+            return False  # buttons keep working (menu, rating, guide)
+        ticket = desk.claimed_ticket(ctx.session, ctx.user.id)
+        if ticket is None:
+            return False
+        command = incoming.command
+        if command is not None:
+            name, _argument = command
+            if name == "stop":
+                desk.close(ctx, ticket, counsellor=None)
+                return True
+            if name == "menu":
+                ctx.say(ctx.t("handoff.in_conversation"))
+                ctx.go("main.menu")
+                return True
+            return False  # other commands are requests to the bot itself (/delete, /mydata …): answered as usual
+        desk.relay_from_family(ctx, ticket, text=incoming.text, media=incoming.media, media_ref=incoming.media_ref)
+        understanding = ctx.understanding
+        if understanding is not None and understanding.crisis:
+            ctx.values["handoff_relayed"] = True
+            ctx.conversation.on_crisis(ctx, understanding)
+        return True
+
+    def staff_group(ctx: Context) -> bool:
+        """Ticket buttons, /close, /queue and counsellors' replies in the staff group."""
+        incoming = ctx.incoming
+        if not incoming.staff_chat:
+            return False
+        if incoming.payload is not None:
+            if not incoming.payload.startswith(f"{PAYLOAD}:"):
+                return False
+            staff_button(ctx, incoming.payload)
+            return True
+        command = incoming.command
+        if command is not None:
+            name, argument = command
+            if name == "close":
+                staff_close(ctx, argument)
+                return True
+            if name == "queue":
+                staff_queue(ctx)
+                return True
+            return False
+        ticket = desk.ticket_for_staff_message(ctx.session, incoming)
+        if ticket is None:
+            return False
+        counsellor = listed(ctx, "ticket.reply", ticket)
+        if counsellor is None:
+            return True
+        if ticket.status == TicketStatus.CLOSED:
+            desk.staff_notice(ctx, ticket, "already_closed")
+            return True
+        if ticket.status == TicketStatus.OPEN and not desk.claim(ctx, ticket, counsellor, from_card=False):
+            return True
+        desk.relay_to_family(
+            ctx, ticket, counsellor, text=incoming.text, media=incoming.media, media_ref=incoming.media_ref
+        )
+        return True
+
+    def listed(ctx: Context, action: str, ticket: Ticket | None) -> Counsellor | None:
+        """The counsellor behind this staff message, or None after refusing and auditing the attempt."""
+        counsellor = counsellor_by_telegram_id(ctx.session, ctx.incoming.user.external_id)
+        if counsellor is not None and ctx.incoming.user.channel == "telegram":
+            return counsellor
+        target = f"ticket:{ticket.id}" if ticket is not None else None
+        audit(ctx.session, actor_label(None), f"{action}.refused", target, who=ctx.user.label)
+        log.info("refused a staff action from someone who is not a listed counsellor")
+        reply_to = ctx.incoming.message_id
+        ctx.send(
+            Reply(
+                text=desk.staff_t("refused"),
+                to=Recipient(staff=True, thread_id=ctx.incoming.thread_id, reply_to=reply_to),
+            )
+        )
+        return None
+
+    def staff_button(ctx: Context, payload: str) -> None:
+        match = STAFF_BUTTON.match(payload)
+        ticket = ctx.session.get(Ticket, int(match.group(2))) if match else None
+        pressed_card = ticket is not None and ticket.card_message_id == ctx.incoming.message_id
+        counsellor = listed(ctx, f"ticket.{match.group(1)}" if match else "ticket.button", ticket)
+        if counsellor is None:
+            if pressed_card and ticket is not None:
+                ctx.send(desk.card(ctx.session, ticket, edit=True))  # keep the card's buttons for counsellors
+            return
+        if match is None or ticket is None or not pressed_card:
+            log.info("refused a ticket button that does not match its card")
+            ctx.send(
+                Reply(
+                    text=desk.staff_t("stale"),
+                    to=Recipient(staff=True, thread_id=ctx.incoming.thread_id, reply_to=ctx.incoming.message_id),
+                )
+            )
+            return
+        if match.group(1) == "claim":
+            if not desk.claim(ctx, ticket, counsellor, from_card=True):
+                refresh_after_refusal(ctx, ticket)
+            return
+        if not desk.close(ctx, ticket, counsellor=counsellor, from_card=True):
+            refresh_after_refusal(ctx, ticket)
+
+    def refresh_after_refusal(ctx: Context, ticket: Ticket) -> None:
+        """Someone was first: show the card as it is now, and say why nothing happened."""
+        ctx.send(desk.card(ctx.session, ticket, edit=True))
+        if ticket.status == TicketStatus.CLOSED:
+            desk.staff_notice(ctx, ticket, "already_closed")
+        else:
+            holder = ctx.session.get(Counsellor, ticket.counsellor_id) if ticket.counsellor_id else None
+            desk.staff_notice(ctx, ticket, "already_claimed", name=holder.name if holder else "?")
+
+    def staff_close(ctx: Context, argument: str) -> None:
+        ticket = None
+        if argument.strip().lstrip("#").isdigit():
+            ticket = ctx.session.get(Ticket, int(argument.strip().lstrip("#")))
+        elif not argument.strip():
+            ticket = desk.ticket_for_staff_message(ctx.session, ctx.incoming)
+        counsellor = listed(ctx, "ticket.close", ticket)
+        if counsellor is None:
+            return
+        if ticket is None:
+            ctx.send(
+                Reply(
+                    text=desk.staff_t("which_ticket"),
+                    to=Recipient(staff=True, thread_id=ctx.incoming.thread_id, reply_to=ctx.incoming.message_id),
+                )
+            )
+            return
+        if not desk.close(ctx, ticket, counsellor=counsellor):
+            desk.staff_notice(ctx, ticket, "already_closed")
+
+    def staff_queue(ctx: Context) -> None:
+        counsellor = listed(ctx, "ticket.queue", None)
+        if counsellor is None:
+            return
+        audit(ctx.session, actor_label(counsellor), "ticket.queue")
+        tickets = ctx.session.scalars(
+            select(Ticket).where(Ticket.status != TicketStatus.CLOSED).order_by(Ticket.urgent.desc(), Ticket.id)
+        ).all()
+        lines = [desk.staff_t("queue_title") if tickets else desk.staff_t("queue_empty")]
+        for ticket in tickets:
+            family = ctx.session.get(User, ticket.user_id)
+            lines.append(
+                desk.staff_t(
+                    "queue_line",
+                    ticket=ticket.id,
+                    urgency="🔴" if ticket.urgent else "🟢",
+                    language=LANGUAGE_NAMES.get(ticket.language, ticket.language),
+                    label=family.label if family else "—",
+                    status="✋" if ticket.status == TicketStatus.CLAIMED else "⏳",
+                    opened=f"{desk.local(ticket.created_at):%d.%m. %H:%M}",
+                )
+            )
+        ctx.send(Reply(text="\n".join(lines), to=Recipient(staff=True, thread_id=ctx.incoming.thread_id)))
+
+    registry.interceptors.append(staff_group)
+    registry.interceptors.append(family_in_conversation)
+
+    # ------------------------------------------------------------------ what the channel reports back
+    def on_sent(track: str, chat_id: int, message_id: int, thread_id: int | None = None) -> None:
+        """Remember where a ticket's card and relayed messages landed, so that replies find their ticket."""
+        _prefix, _, rest = track.partition(":")
+        kind, _, ident = rest.partition(":")
+        if not ident.isdigit():
+            return
+        with services.db.session() as session:
+            if kind == "card":
+                ticket = session.get(Ticket, int(ident))
+                if ticket is not None:
+                    ticket.card_message_id = message_id
+                    if thread_id is not None:
+                        ticket.staff_thread_id = thread_id
+            elif kind == "msg":
+                row = session.get(TicketMessage, int(ident))
+                if row is not None:
+                    row.staff_message_id = message_id
+
+    registry.sent_hooks[TRACK] = on_sent
+
+    # ------------------------------------------------------------------ Telegram: re-alerts and retention
+    def telegram_jobs(application: Any, channel: Any) -> None:
+        if services.settings.staff_chat_id is None:
+            log.warning("STAFF_CHAT_ID is not set: requests for a person are recorded but reach no staff group")
+        if application.job_queue is None or not services.settings.run_scheduler:
+            return
+
+        async def realert(context: Any) -> None:
+            replies = await asyncio.to_thread(services.db.transaction, lambda s: desk.due_realerts(s, services.clock()))
+            for reply in replies:
+                try:  # one counsellor who never started the bot must not stop the others' alerts
+                    await channel.deliver(context.bot, None, [reply])
+                except Exception as error:
+                    log.warning("a re-alert could not be sent: %s", type(error).__name__)
+
+        application.job_queue.run_repeating(
+            realert, interval=REALERT_EVERY_SECONDS, first=REALERT_EVERY_SECONDS, name="handoff-realert"
+        )
+
+    registry.telegram_hooks.append(telegram_jobs)
+
+    # ------------------------------------------------------------------ privacy: export, erasure, retention
+    registry.privacy_exporters.append(export_tickets)
+    registry.privacy_erasers.append(lambda ctx: erase_tickets(desk, ctx))
+    registry.retention_hooks.append(lambda session, now: purge_expired(desk, session, now))

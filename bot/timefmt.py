@@ -1,0 +1,105 @@
+"""Dates and times as people write them in each served language ("ti 3.12. klo 17.00", "Tue 3 Dec, 17:00").
+
+Pure functions of an aware datetime, a language and a time zone: storage is UTC, display is local
+(Europe/Helsinki by default). No locale database is needed, so output is the same on every machine.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, tzinfo
+
+# Monday first, as `date.weekday()` counts.
+WEEKDAYS: dict[str, tuple[str, ...]] = {
+    "fi": ("maanantai", "tiistai", "keskiviikko", "torstai", "perjantai", "lauantai", "sunnuntai"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    "ar": ("الاثنين", "الثلاثاء", "الأربعاء", "الخميس", "الجمعة", "السبت", "الأحد"),
+    "ru": ("понедельник", "вторник", "среда", "четверг", "пятница", "суббота", "воскресенье"),
+    "so": ("Isniin", "Talaado", "Arbaco", "Khamiis", "Jimce", "Sabti", "Axad"),
+    "sw": ("Jumatatu", "Jumanne", "Jumatano", "Alhamisi", "Ijumaa", "Jumamosi", "Jumapili"),
+}
+# Short forms where a language commonly uses them in dates (Finnish and English); others write the day out.
+WEEKDAYS_SHORT: dict[str, tuple[str, ...]] = {
+    "fi": ("ma", "ti", "ke", "to", "pe", "la", "su"),
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+}
+# January first; Russian in the genitive, as after a day number ("3 декабря").
+MONTHS: dict[str, tuple[str, ...]] = {
+    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+    "ar": (
+        "يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو",
+        "يوليو", "أغسطس", "سبتمبر", "أكتوبر", "نوفمبر", "ديسمبر",
+    ),
+    "ru": (
+        "января", "февраля", "марта", "апреля", "мая", "июня",
+        "июля", "августа", "сентября", "октября", "ноября", "декабря",
+    ),
+    "so": (
+        "Janaayo", "Febraayo", "Maarso", "Abriil", "Maajo", "Juun",
+        "Luulyo", "Ogosto", "Sebtembar", "Oktoobar", "Nofembar", "Diseembar",
+    ),
+    "sw": (
+        "Januari", "Februari", "Machi", "Aprili", "Mei", "Juni",
+        "Julai", "Agosti", "Septemba", "Oktoba", "Novemba", "Desemba",
+    ),
+}
+FALLBACK = "en"
+
+
+def _lang(language: str | None) -> str:
+    return language if language in WEEKDAYS else FALLBACK
+
+
+def local(moment: datetime, zone: tzinfo) -> datetime:
+    """`moment` on the wall clock of `zone`; refuses naive datetimes (they hide bugs)."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime")
+    return moment.astimezone(zone)
+
+
+def weekday_name(language: str | None, weekday: int) -> str:
+    """The full name of a weekday (0 = Monday)."""
+    return WEEKDAYS[_lang(language)][weekday]
+
+
+def format_clock(language: str | None, value: time) -> str:
+    """17.00 in Finnish, 17:00 elsewhere (24-hour clock everywhere: it is what Finnish services use)."""
+    separator = "." if _lang(language) == "fi" else ":"
+    return f"{value.hour:02d}{separator}{value.minute:02d}"
+
+
+def format_day(language: str | None, day: date) -> str:
+    """A day with its weekday: "ti 3.12.", "Tue 3 Dec", "الثلاثاء 3 ديسمبر", "вторник, 3 декабря"."""
+    lang = _lang(language)
+    weekday = day.weekday()
+    if lang == "fi":
+        return f"{WEEKDAYS_SHORT['fi'][weekday]} {day.day}.{day.month}."
+    if lang == "en":
+        return f"{WEEKDAYS_SHORT['en'][weekday]} {day.day} {MONTHS['en'][day.month - 1]}"
+    if lang == "ar":
+        return f"{WEEKDAYS['ar'][weekday]} {day.day} {MONTHS['ar'][day.month - 1]}"
+    return f"{WEEKDAYS[lang][weekday]}, {day.day} {MONTHS[lang][day.month - 1]}"
+
+
+def format_time(language: str | None, moment: datetime, zone: tzinfo) -> str:
+    """Only the local clock time of `moment`."""
+    return format_clock(language, local(moment, zone).time())
+
+
+def format_date(language: str | None, moment: datetime, zone: tzinfo) -> str:
+    """Only the local day of `moment`."""
+    return format_day(language, local(moment, zone).date())
+
+
+def format_datetime(language: str | None, moment: datetime, zone: tzinfo) -> str:
+    """Day and time: "ti 3.12. klo 17.00", "Tue 3 Dec, 17:00", "Jumanne, 3 Desemba, saa 17:00"."""
+    lang = _lang(language)
+    when = local(moment, zone)
+    day = format_day(lang, when.date())
+    clock = format_clock(lang, when.time())
+    if lang == "fi":
+        return f"{day} klo {clock}"
+    if lang == "sw":
+        return f"{day}, saa {clock}"
+    if lang == "ar":
+        return f"{day}، {clock}"
+    return f"{day}, {clock}"

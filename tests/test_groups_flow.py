@@ -1,0 +1,334 @@
+"""Group meetings as a conversation: towns → groups → details → subscribe / calendar, reminders with RSVP
+buttons (forged data refused), the QR deep link, intents, and the staff commands — in several languages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import icalendar
+import pytest
+from sqlalchemy import select
+
+from bot.core.messages import Incoming
+from bot.db.models import AuditEntry, Counsellor
+from bot.features.groups.models import COMING, NOT_COMING, Occurrence, Rsvp, Subscription
+from bot.outbox import render
+from bot.outbox_models import PENDING, OutboxMessage
+from tests.client import BotClient, plain
+from tests.content_cache import content_loaded_once  # noqa: F401  (autouse)
+
+HELSINKI = ZoneInfo("Europe/Helsinki")
+LANGUAGE_LABELS = {
+    "fi": "Suomi", "en": "English", "ar": "العربية", "ru": "Русский", "so": "Soomaali", "sw": "Kiswahili",
+}
+# Monday 7 December 2026, 18:00 in Helsinki: the Kemi mothers' group meets tomorrow (Tue) at 17:00.
+MONDAY_EVENING = datetime(2026, 12, 7, 16, 0, tzinfo=UTC)
+
+
+def onboard(client: BotClient, language: str) -> None:
+    client.send("/start")
+    client.click(LANGUAGE_LABELS[language])
+    client.click("✅")
+
+
+def at(client: BotClient, moment: datetime) -> None:
+    client.conversation.services.clock = lambda: moment
+
+
+def t(client: BotClient, language: str, key: str, **values: object) -> str:
+    return plain(client.conversation.services.texts.get(language, key, **values))
+
+
+def occurrence_on(client: BotClient, group_id: str, day: str) -> Occurrence:
+    with client.conversation.services.db.sessions() as session:
+        for row in session.scalars(select(Occurrence).where(Occurrence.group_id == group_id)):
+            if row.starts_at.astimezone(HELSINKI).date().isoformat() == day:
+                return row
+    raise AssertionError(f"no occurrence of {group_id} on {day}")
+
+
+def plan(client: BotClient) -> int:
+    services = client.conversation.services
+    groups = services.features["groups"]
+    return services.db.transaction(lambda session: groups.plan(session, services.clock()))
+
+
+def queued_for(client: BotClient, language: str) -> list[tuple[OutboxMessage, object]]:
+    """The user's pending outbox rows with the reply each renders to, as it would be sent."""
+    services = client.conversation.services
+    me = user_id(client)
+    with services.db.sessions() as session:
+        rows = session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.status == PENDING, OutboxMessage.user_id == me)
+            .order_by(OutboxMessage.id)
+        )
+        texts = services.texts
+        return [(row, render(texts, language, HELSINKI, row.text_key, row.values, row.buttons)) for row in rows]
+
+
+def user_id(client: BotClient) -> int:
+    from bot.db.models import User
+
+    with client.conversation.services.db.sessions() as session:
+        return session.scalar(select(User.id).where(User.external_id == client.user_id))  # type: ignore[return-value]
+
+
+def test_a_finnish_mother_finds_her_group_subscribes_and_gets_a_calendar_file(make_client) -> None:
+    client = make_client(user_id="fi-mother")
+    at(client, MONDAY_EVENING)
+    onboard(client, "fi")
+    assert "👥 Ryhmätapaamiset" in [b.label for b in client.buttons]
+    client.click("Ryhmätapaamiset")
+    assert [b.label for b in client.buttons][:3] == ["📍 Kemi", "📍 Tornio", "📍 Tervola"]
+    client.click("Kemi")
+    assert "Äitien ryhmä" in client.text and "Nuorten ryhmä" in client.text
+    assert "ti 8.12. klo 17.00" in client.text and "Kauppakatu 22, 94100 Kemi" in client.text
+    client.click("Äitien ryhmä")
+    details = client.text
+    assert "Joka viikko: tiistai klo 17.00–18.30" in details
+    assert "Seuraava tapaaminen: ti 8.12. klo 17.00" in details
+    assert "ovi B" in details and "Suomi, العربية, Soomaali" in details
+    assert t(client, "fi", "groups.interpreter_yes") in details
+    client.click("Muistuta minua")
+    assert "Valmis! Muistutan sinua" in client.text and "ti 8.12. klo 17.00" in client.text
+    with client.conversation.services.db.sessions() as session:
+        subscription = session.scalar(select(Subscription).where(Subscription.group_id == "kemi-mothers"))
+        assert subscription is not None and subscription.active
+    client.click("Lisää kalenteriin")
+    attachment = client.last[0].attachment
+    assert attachment is not None and attachment.filename == "kemi-mothers.ics"
+    assert attachment.mime_type == "text/calendar"
+    calendar = icalendar.Calendar.from_ical(attachment.content)
+    event = next(iter(calendar.walk("VEVENT")))
+    assert str(event["summary"]) == "Äitien ryhmä"
+    assert event["rrule"]["FREQ"] == ["WEEKLY"] and event["rrule"]["BYDAY"] == ["TU"]
+    start = event.decoded("dtstart")
+    assert (start.hour, start.minute, str(start.tzinfo)) == (17, 0, "Europe/Helsinki")
+    assert calendar.walk("VTIMEZONE"), "the time zone travels with the file"
+    # "My groups" lists it, and from there the reminders can be stopped.
+    client.send("/menu")
+    client.click("Ryhmätapaamiset")
+    client.click("Omat ryhmät")
+    assert "Äitien ryhmä" in client.text
+    client.click("Äitien ryhmä")
+    client.click("Lopeta muistutukset")
+    assert t(client, "fi", "groups.unsubscribed", name="Äitien ryhmä") in client.text
+    with client.conversation.services.db.sessions() as session:
+        assert session.scalar(select(Subscription.active)) is False
+
+
+def test_an_arabic_father_answers_a_reminder_and_forged_buttons_are_refused(make_client) -> None:
+    client = make_client(user_id="ar-father")
+    at(client, datetime(2026, 12, 8, 10, 0, tzinfo=UTC))
+    onboard(client, "ar")
+    client.click("اللقاءات الجماعية")
+    client.click("تورنيو")
+    client.click("مجموعة الآباء")
+    client.click("ذكّرني")
+    assert "تم!" in client.text
+    assert plan(client) == 0, "nothing is due yet"
+    at(client, datetime(2026, 12, 9, 16, 30, tzinfo=UTC))  # Wed 18:30: the Tornio group meets Thu 18:00
+    assert plan(client) == 1
+    assert plan(client) == 0, "planning again queues nothing twice"
+    [(row, reminder)] = queued_for(client, "ar")
+    assert row.kind == "group.reminder" and row.key.endswith(":24h")
+    text = plain(reminder.text)
+    assert "تذكير: مجموعة الآباء" in text and "الخميس 10 ديسمبر، 18:00" in text and "Hallituskatu 10" in text
+    labels = [b.label for r in reminder.buttons for b in r]
+    assert labels == ["✅ سأحضر", "❌ لا أستطيع الحضور", "🔕 لا أريد تذكيرات بعد الآن"]
+    mothers = occurrence_on(client, "kemi-mothers", "2026-12-15")
+    fathers = occurrence_on(client, "tornio-fathers", "2026-12-10")
+    # Forged: the right button shape, but a meeting of a group this user never subscribed to; and nonsense.
+    for forged in (f"groups.reminder:y{mothers.id}", "groups.reminder:y999999", "groups.reminder:yabc"):
+        client.press(forged)
+        assert t(client, "ar", "errors.stale_button") in client.text
+    with client.conversation.services.db.sessions() as session:
+        assert session.scalars(select(Rsvp)).all() == []
+    yes = reminder.buttons[0][0]
+    client.press(yes.payload)
+    assert "رائع" in client.text and "الخميس 10 ديسمبر، 18:00" in client.text
+    client.press(reminder.buttons[0][1].payload)  # they change their mind: one answer per meeting
+    assert t(client, "ar", "groups.rsvp_thanks_no") in client.text
+    with client.conversation.services.db.sessions() as session:
+        answers = session.execute(select(Rsvp.occurrence_id, Rsvp.answer)).all()
+    assert answers == [(fathers.id, NOT_COMING)]
+    # "No more reminders" from the reminder itself.
+    client.press(reminder.buttons[1][0].payload)
+    assert t(client, "ar", "groups.unsubscribed", name="مجموعة الآباء") in client.text
+    client.press(yes.payload)  # not subscribed any more: the old button is refused
+    assert t(client, "ar", "errors.stale_button") in client.text
+
+
+def test_a_somali_newcomer_scans_the_poster_and_is_subscribed_after_consent(make_client) -> None:
+    client = make_client(user_id="so-young", language_hint="so")
+    at(client, MONDAY_EVENING)
+    client.send("/start group-kemi-young")
+    assert client.buttons[0].label == "Soomaali"
+    client.click("Soomaali")
+    client.click("✅")
+    assert "Waa diyaar!" in client.text and "Kooxda dhalinyarada" in client.text
+    assert "Arbaco, 9 Diseembar, 16:00" in client.text
+    with client.conversation.services.db.sessions() as session:
+        assert session.scalar(select(Subscription.group_id).where(Subscription.active.is_(True))) == "kemi-young"
+    client.send("/start group-kemi-young")  # scanning again changes nothing
+    assert t(client, "so", "groups.already_subscribed", name="Kooxda dhalinyarada") in client.text
+
+
+def test_without_consent_the_deep_link_explains_and_offers_consent(make_client) -> None:
+    client = make_client(user_id="ru-mum")
+    at(client, MONDAY_EVENING)
+    client.send("/start")
+    client.click("Русский")
+    client.click(t(client, "ru", "privacy.decline"))
+    client.send("/start group-tervola-families")
+    assert t(client, "ru", "groups.consent_needed") in client.text
+    client.click("Прочитать и согласиться")
+    assert t(client, "ru", "privacy.notice")[:40] in client.text
+    client.click(t(client, "ru", "privacy.decline"))  # no again: no nagging, the calendar is offered
+    assert t(client, "ru", "groups.no_consent_ok") in client.text
+    assert "📅 Добавить в календарь" in [b.label for b in client.buttons]
+    client.click("Добавить в календарь")
+    assert client.last[0].attachment is not None
+    client.send("/start group-tervola-families")
+    client.click("Прочитать и согласиться")
+    client.click(t(client, "ru", "privacy.agree"))
+    assert "Готово!" in client.text and "Семейная группа" in client.text
+    with client.conversation.services.db.sessions() as session:
+        assert session.scalar(select(Subscription.group_id)) == "tervola-families"
+
+
+def test_an_unknown_group_link_shows_all_groups(make_client) -> None:
+    client = make_client(user_id="en-lost")
+    onboard(client, "en")
+    client.send("/start group-nowhere")
+    assert t(client, "en", "groups.not_found") in client.text
+    assert "📍 Kemi" in [b.label for b in client.buttons]
+
+
+class IntentNLU:
+    def __init__(self, intent: str) -> None:
+        self.intent = intent
+
+    def understand(self, text: str, *, user_language: str | None = None, telegram_language: str | None = None):
+        from tests.fakes import FixedUnderstanding
+
+        return FixedUnderstanding(text, user_language or "en", 0.99, self.intent, 0.95, False, ((self.intent, 0.95),))
+
+
+@pytest.mark.parametrize(("language", "intent"), [("sw", "group_schedule"), ("en", "reminders_on")])
+def test_schedule_and_reminder_intents_lead_to_the_groups(make_client, language: str, intent: str) -> None:
+    client = make_client(user_id=f"{language}-{intent}", nlu=IntentNLU(intent))
+    onboard(client, language)
+    client.send("when does the group meet")
+    assert t(client, language, "groups.choose_municipality")[:20] in client.text
+    assert "📍 Tervola" in [b.label for b in client.buttons]
+
+
+def test_reminders_off_intent_stops_chosen_reminders(make_client) -> None:
+    client = make_client(user_id="sw-off", nlu=IntentNLU("reminders_off"))
+    onboard(client, "sw")
+    client.send("acha vikumbusho")
+    assert t(client, "sw", "groups.no_reminders") in client.text
+    client.send("/start group-kemi-mothers")
+    client.send("/start group-tervola-families")
+    client.send("acha vikumbusho")
+    assert t(client, "sw", "groups.stop_choose") in client.text
+    client.click("Acha vikumbusho vyote")
+    assert t(client, "sw", "groups.off_all_done") in client.text
+    with client.conversation.services.db.sessions() as session:
+        assert session.scalars(select(Subscription.active)).all() == [False, False]
+
+
+def staff_says(client: BotClient, text: str) -> str:
+    """A command in the staff group; the answer goes back to the staff group (in the same topic)."""
+    replies = client.conversation.handle(Incoming(client.user, text=text, staff_chat=True))
+    assert replies and all(r.to is not None and r.to.staff for r in replies)
+    return "\n".join(plain(r.text) for r in replies)
+
+
+def test_staff_see_rsvp_counts_cancel_and_move_and_strangers_are_refused(make_client) -> None:
+    family = make_client(user_id="5001")
+    at(family, MONDAY_EVENING)
+    onboard(family, "en")
+    family.send("/start group-kemi-mothers")
+    occurrence = occurrence_on(family, "kemi-mothers", "2026-12-08")
+    family.press(f"groups.reminder:y{occurrence.id}")
+    services = family.conversation.services
+    with services.db.session() as session:
+        session.add(Counsellor(telegram_id=7001, name="Counsellor", languages="fi,en"))
+    stranger = BotClient(family.conversation, user_id="7002", channel="telegram")
+    assert t(family, "en", "groups.staff.not_staff") in staff_says(stranger, "/cancel_occurrence 1 holiday")
+    staff = BotClient(family.conversation, user_id="7001", channel="telegram")
+    listing = staff_says(staff, "/occurrences kemi-mothers")
+    assert f"#{occurrence.id} · Tue 8 Dec, 17:00 · Mothers' group · as planned · ✅ 1 ❌ 0 🔔 1" in listing
+    assert t(family, "en", "groups.staff.usage_cancel")[:20] in staff_says(staff, f"/cancel_occurrence {occurrence.id}")
+    reply = staff_says(staff, f"/cancel_occurrence {occurrence.id} holiday")
+    assert f"#{occurrence.id}" in reply and "1 subscriber(s)" in reply
+    [(row, notice)] = queued_for(family, "en")
+    assert row.kind == "group.cancelled"
+    assert "Cancelled: Mothers' group" in plain(notice.text) and "It is a public holiday." in plain(notice.text)
+    assert "Next meeting: Tue 15 Dec, 17:00" in plain(notice.text)
+    again = staff_says(staff, f"/cancel_occurrence {occurrence.id} x")
+    assert t(family, "en", "groups.staff.already_cancelled") in again
+    later = occurrence_on(family, "kemi-mothers", "2026-12-15")
+    reply = staff_says(staff, f"/move_occurrence {later.id} 17.12.2026 18:00 illness")
+    assert "Thu 17 Dec, 18:00" in reply
+    moved = [n for r, n in queued_for(family, "en") if r.kind == "group.moved"]
+    assert "Was: Tue 15 Dec, 17:00" in plain(moved[0].text) and "Now: Thu 17 Dec, 18:00" in plain(moved[0].text)
+    # Staff listings show counts only, and every staff action (and the refusal) is in the audit log.
+    with services.db.sessions() as session:
+        actions = [(a.actor, a.action) for a in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+    assert ("unlisted", "groups.cancel_occurrence") in actions
+    assert ("counsellor:1", "groups.cancel_occurrence") in actions
+    assert ("counsellor:1", "groups.move_occurrence") in actions
+    # The family's view shows the cancelled meeting and the new time.
+    family.send("/menu")
+    family.click("Group meetings")
+    family.click("Kemi")
+    assert "Thu 17 Dec, 18:00" in family.text  # 8 Dec is cancelled, 15 Dec moved to 17 Dec
+    family.click("Mothers' group")
+    assert "❌ Tue 8 Dec, 17:00: cancelled" in family.text
+
+
+def test_rsvp_counts_only_count_answers(make_client) -> None:
+    client = make_client(user_id="counts")
+    at(client, MONDAY_EVENING)
+    onboard(client, "en")
+    client.send("/start group-kemi-mothers")
+    occurrence = occurrence_on(client, "kemi-mothers", "2026-12-08")
+    client.press(f"groups.reminder:n{occurrence.id}")
+    from bot.features.groups.occurrences import rsvp_counts
+
+    with client.conversation.services.db.sessions() as session:
+        counts = rsvp_counts(session, session.get(Occurrence, occurrence.id))
+        assert (counts.coming, counts.not_coming, counts.subscribers) == (0, 1, 1)
+        assert session.scalar(select(Rsvp.answer)) == NOT_COMING != COMING
+
+
+def test_the_command_line_imports_lists_cancels_and_makes_a_qr_code(tmp_path, monkeypatch, capsys) -> None:
+    from bot.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    assert main(["admin", "import-groups"]) == 0
+    out = capsys.readouterr().out
+    assert "added: kemi-mothers, tornio-fathers, kemi-young, tervola-families" in out and "SAMPLE" in out
+    assert main(["admin", "import-groups"]) == 0
+    assert "added" not in capsys.readouterr().out, "importing again changes nothing"
+    assert main(["admin", "occurrences", "--group", "kemi-mothers", "--days", "8"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("number\t") and len(lines) >= 2
+    number = lines[1].split("\t")[0]
+    assert main(["admin", "cancel-occurrence", number, "--reason", "holiday"]) == 0
+    assert "cancelled" in capsys.readouterr().out
+    assert main(["admin", "cancel-occurrence", number, "--reason", "holiday"]) == 1
+    assert "already cancelled" in capsys.readouterr().out
+    assert main(["admin", "rsvps", number]) == 0
+    assert "coming: 0" in capsys.readouterr().out
+    out_file = tmp_path / "poster.png"
+    assert main(["admin", "qr", "kemi-mothers", "--bot-username", "@aito_test_bot", "--out", str(out_file)]) == 0
+    assert "https://t.me/aito_test_bot?start=group-kemi-mothers" in capsys.readouterr().out
+    assert out_file.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["admin", "qr", "no-such-group", "--bot-username", "aito_test_bot"]) == 1

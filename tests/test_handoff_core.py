@@ -1,0 +1,421 @@
+"""The handoff desk through the core (no Telegram): what families and counsellors see, and what is stored."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from bot.core.messages import (
+    Incoming,
+    MediaKind,
+    Recipient,
+    Reply,
+    UserRef,
+    reply_from_json,
+    reply_to_json,
+)
+from bot.db.models import AuditEntry, Counsellor
+from bot.features.handoff.models import Ticket, TicketMessage, TicketStatus
+from bot.features.handoff.translate import LibreTranslateClient, NoTranslation, build_translator
+from tests.client import BotClient, plain
+from tests.handoff_support import COUNSELLOR, SATURDAY_11, STAFF_CHAT, WEDNESDAY_10, Clock, HandoffNLU, t
+
+SECOND_COUNSELLOR = 7003
+
+
+class Room:
+    """Plays the Telegram channel's part for the staff group: numbers messages and reports tracked ones."""
+
+    def __init__(self, client: BotClient) -> None:
+        self.client = client
+        self.conversation = client.conversation
+        self.services = client.conversation.services
+        self.ids = itertools.count(500)
+        self.staff: list[tuple[int, Reply]] = []
+        self.to_family: list[Reply] = []
+        self.seen = 0
+        self.updates = itertools.count(1)
+
+    def sync(self, replies: list[Reply] | None = None, pressed: int | None = None) -> None:
+        if replies is None:
+            replies, self.seen = self.client.others[self.seen :], len(self.client.others)
+        for reply in replies:
+            if reply.to is not None and reply.to.staff:
+                message_id = pressed if reply.edit and pressed else next(self.ids)
+                self.staff.append((message_id, reply))
+                if reply.track:
+                    self.services.registry.sent_hooks["ticket"](reply.track, STAFF_CHAT, message_id)
+            elif reply.to is not None and reply.to.user == self.client.user:
+                self.to_family.append(reply)
+
+    def family(self, text: str) -> list[Reply]:
+        replies = self.client.send(text)
+        self.sync()
+        return replies
+
+    def press(self, label: str) -> list[Reply]:
+        replies = self.client.click(label)
+        self.sync()
+        return replies
+
+    def counsellor(self, who: int, text: str | None = None, **fields: Any) -> list[Reply]:
+        incoming = Incoming(UserRef("telegram", str(who)), text=text, staff_chat=True, **fields)
+        if incoming.message_id is None:
+            incoming = Incoming(**{**incoming.__dict__, "message_id": next(self.ids)})
+        replies = self.conversation.handle(incoming)
+        self.sync(replies, pressed=incoming.message_id if incoming.payload else None)
+        return replies
+
+    def card_id(self, ticket_id: int = 1) -> int:
+        return int(self.ticket(ticket_id).card_message_id or 0)
+
+    def claim(self, who: int = COUNSELLOR, ticket_id: int = 1) -> list[Reply]:
+        return self.counsellor(who, payload=f"ticket:claim:{ticket_id}", message_id=self.card_id(ticket_id))
+
+    def ticket(self, ticket_id: int = 1) -> Ticket:
+        with self.services.db.sessions() as session:
+            row = session.get(Ticket, ticket_id)
+            assert row is not None
+            return row
+
+    def staff_texts(self) -> list[str]:
+        return [plain(reply.text) for _, reply in self.staff]
+
+    def family_texts(self) -> list[str]:
+        return [plain(reply.text) for reply in self.to_family]
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(WEDNESDAY_10)
+
+
+def make_room(make_client, clock: Clock, database_url: str | None = None, *, consent: bool = True,
+              language: str = "Kiswahili", **settings: object) -> Room:
+    client = make_client(database_url, nlu=HandoffNLU(), staff_chat_id=STAFF_CHAT, **settings)
+    client.conversation.services.clock = clock
+    with client.conversation.services.db.session() as session:
+        for telegram_id, name in ((COUNSELLOR, "Anna"), (SECOND_COUNSELLOR, "Pekka")):
+            if session.scalar(select(Counsellor).where(Counsellor.telegram_id == telegram_id)) is None:
+                session.add(Counsellor(telegram_id=telegram_id, name=name))
+    client.send("/start")
+    client.click(language)
+    client.click("✅" if consent else "🙅")
+    return Room(client)
+
+
+def test_outside_office_hours_the_family_hears_when_and_gets_the_emergency_numbers(make_client, clock) -> None:
+    clock.now = SATURDAY_11
+    room = make_room(make_client, clock)
+    room.family("nataka mtu")
+    texts = [reply.text for reply in room.client.last]
+    assert t("sw", "handoff.answer_later", day=t("sw", "handoff.weekday.mon"), date="09.11.", time="08:00") in texts
+    assert texts[-1] == t("sw", "emergency.info")
+    assert room.client.button(t("sw", "handoff.cancel"))
+
+
+def test_two_misunderstood_messages_offer_a_person_and_yes_opens_a_ticket(make_client, clock) -> None:
+    room = make_room(make_client, clock)
+    room.family("asdf qwerty")
+    assert room.client.button(t("sw", "handoff.talk_to_person"))  # on "not understood" too
+    room.family("zxcv")
+    assert room.client.text == plain(t("sw", "handoff.offer_person"))
+    room.press("✅")
+    assert room.ticket().reason == "misunderstood" and room.ticket().status == TicketStatus.OPEN
+    card = room.staff_texts()[0]
+    assert "asdf qwerty" in card and "zxcv" in card, "the card shows recent messages (consent given)"
+
+
+def test_menu_button_opens_a_ticket_and_a_second_request_joins_the_first(make_client, clock) -> None:
+    room = make_room(make_client, clock)
+    room.client.send("/menu")
+    room.press(t("sw", "menu.person"))
+    assert room.ticket().reason == "request"
+    room.press("🏠")  # away from the waiting step: a new request is recognised as one
+    room.family("mtu tena")
+    assert t("sw", "handoff.already", ticket=1) in [r.text for r in room.client.last]
+    with room.services.db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Ticket)) == 1
+
+
+def test_what_the_family_writes_while_waiting_is_passed_on(make_client, clock) -> None:
+    room = make_room(make_client, clock)
+    room.family("mtu tafadhali")
+    room.family("Mtoto wangu ni mgonjwa")
+    assert room.client.text.startswith(plain(t("sw", "handoff.noted")))
+    assert "Mtoto wangu ni mgonjwa" in room.staff_texts()[-1]
+    assert room.staff[-1][1].to == Recipient(staff=True, reply_to=room.card_id())
+
+
+def test_claim_relay_stop_and_rating_with_the_bot_quiet_meanwhile(make_client, clock) -> None:
+    room = make_room(make_client, clock)
+    room.family("mtu tafadhali")
+    room.claim()
+    assert room.family_texts()[-1] == plain(t("sw", "handoff.connected", name="Anna"))
+    # a second counsellor is too late
+    room.claim(SECOND_COUNSELLOR)
+    assert plain(t("fi", "handoff.staff.already_claimed", ticket=1, name="Anna")) in room.staff_texts()
+    assert room.family("hello") == [], "the bot stays quiet: the message went to the counsellor"
+    assert room.staff_texts()[-1].endswith("hello")
+    # /menu still works and the conversation goes on
+    room.family("/menu")
+    assert plain(t("sw", "menu.title")) in room.client.text
+    assert room.ticket().status == TicketStatus.CLAIMED
+    # /stop ends it from the family side: the staff are told, the family is asked for a rating
+    room.family("/stop")
+    assert room.ticket().status == TicketStatus.CLOSED and room.ticket().closed_by == "family"
+    assert plain(t("fi", "handoff.staff.family_stopped", ticket=1)) in room.staff_texts()
+    rating = [r for r in room.to_family if r.text == t("sw", "handoff.rate_question")]
+    assert rating and rating[-1].buttons
+    room.client.press("handoff.rate:3")
+    assert room.ticket().rating == 3
+    room.client.press("handoff.rate:1")  # only once: the old button cannot change it
+    assert room.ticket().rating == 3
+    assert plain(t("sw", "errors.stale_button")) in room.client.text
+
+
+def test_forged_rating_and_cancel_buttons_are_checked_against_the_database(make_client, clock) -> None:
+    room = make_room(make_client, clock)
+    room.client.press("handoff.rate:5")
+    assert plain(t("sw", "errors.stale_button")) in room.client.text
+    room.client.press("handoff.rate:9")
+    assert room.client.buttons
+    room.client.press("handoff.start:cancel")
+    assert plain(t("sw", "handoff.nothing_to_cancel")) in room.client.text
+    room.family("mtu")
+    cancel = room.client.button(t("sw", "handoff.cancel")).payload
+    room.client.press(cancel)
+    room.sync()
+    assert room.ticket().status == TicketStatus.CLOSED and room.ticket().rating is None
+    assert plain(t("fi", "handoff.staff.family_cancelled", ticket=1)) in room.staff_texts()
+    # cancelling while a counsellor has it ends the conversation: one closing message, one rating question
+    room.family("mtu tena")
+    room.claim(ticket_id=2)
+    room.client.press(cancel)  # the cancel button of the earlier message still means "end my request"
+    room.sync()
+    assert room.ticket(2).status == TicketStatus.CLOSED
+    assert [r.text for r in room.to_family].count(t("sw", "handoff.rate_question")) == 1
+
+
+def test_crisis_during_a_conversation_shows_the_numbers_and_alerts_the_counsellor(make_client, clock) -> None:
+    room = make_room(make_client, clock)
+    room.family("mtu")
+    room.claim()
+    replies = room.family("I want to kill myself")
+    assert replies[0].text == t("sw", "crisis.info")
+    assert room.ticket().urgent
+    staff = room.staff_texts()
+    assert any(text.endswith("I want to kill myself") for text in staff)
+    assert plain(t("fi", "handoff.staff.crisis_alert", ticket=1)) in staff
+    assert sum("I want to kill myself" in text for text in staff) == 1, "relayed once"
+
+
+def test_crisis_while_a_request_waits_makes_it_urgent(make_client, clock) -> None:
+    room = make_room(make_client, clock)
+    room.family("mtu")
+    replies = room.family("kill myself")
+    assert replies[0].text == t("sw", "crisis.info")
+    assert replies[-1].text == t("sw", "handoff.urgent_now")
+    assert room.ticket().urgent
+    assert any(text.endswith("kill myself") for text in room.staff_texts())
+
+
+def test_without_consent_nothing_of_the_messages_is_kept(make_client, clock) -> None:
+    room = make_room(make_client, clock, consent=False)
+    room.family("mtu")
+    room.claim()
+    room.family("siri yangu")
+    room.counsellor(COUNSELLOR, "jibu", reply_to_message_id=room.card_id())
+    with room.services.db.sessions() as session:
+        rows = session.scalars(select(TicketMessage)).all()
+    assert len(rows) == 2 and all(row.text is None for row in rows)
+    assert "siri yangu" in room.staff_texts()[-1], "still relayed: that is what the family asked for"
+    assert plain(t("fi", "handoff.staff.recent")) not in room.staff_texts()[0]
+
+
+def test_counsellor_close_command_routing_and_refusals(make_client, clock) -> None:
+    room = make_room(make_client, clock)
+    room.family("mtu")
+    room.counsellor(COUNSELLOR, "/close")  # not a reply, no number: which one?
+    assert room.staff_texts()[-1] == plain(t("fi", "handoff.staff.which_ticket"))
+    room.counsellor(7777, "/close 1")
+    assert room.ticket().status == TicketStatus.OPEN
+    room.counsellor(7777, "/queue")
+    room.counsellor(COUNSELLOR, "/queue")
+    assert "#1" in room.staff_texts()[-1] and "F-0000" in room.staff_texts()[-1]
+    room.counsellor(COUNSELLOR, "/close 1")
+    assert room.ticket().status == TicketStatus.CLOSED
+    room.counsellor(COUNSELLOR, "late answer", reply_to_message_id=room.card_id())
+    assert room.staff_texts()[-1] == plain(t("fi", "handoff.staff.already_closed", ticket=1))
+    with room.services.db.sessions() as session:
+        audited = [(a.actor, a.action) for a in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+    assert ("unlisted", "ticket.close.refused") in audited and ("unlisted", "ticket.queue.refused") in audited
+    assert audited[-1][1] == "ticket.close"
+    # unrelated staff chatter is left alone
+    assert room.counsellor(COUNSELLOR, "kahvia?") == []
+
+
+def test_relayed_texts_are_deleted_after_the_retention_periods(make_client, clock) -> None:
+    room = make_room(make_client, clock)
+    room.family("mtu")
+    room.family("ujumbe")
+
+    def purge(days: int) -> int:
+        with room.services.db.session() as session:
+            later = clock.now + timedelta(days=days)
+            counts = [hook(session, later) for hook in room.services.registry.retention_hooks]
+        return sum(c.get("ticket_messages", 0) for c in counts)
+
+    assert purge(89) == 0
+    assert purge(91) == 1  # RETENTION_DAYS (90) for a ticket still open
+    room.family("ujumbe tena")
+    room.counsellor(COUNSELLOR, "/close 1")
+    assert purge(29) == 0
+    assert purge(31) == 1  # CLOSED_TICKET_RETENTION_DAYS (30) after the ticket was closed
+
+
+def test_mydata_exports_the_requests_and_delete_anonymises_them(make_client, clock) -> None:
+    from bot.db.models import User
+
+    room = make_room(make_client, clock)
+    room.family("mtu")
+    room.claim()
+    room.family("siri")
+    with room.services.db.sessions() as session:
+        family = session.scalar(select(User).where(User.external_id == room.client.user_id))
+        exported = {}
+        for exporter in room.services.registry.privacy_exporters:
+            exported.update(exporter(session, family))
+    requests = exported["counsellor_requests"]
+    assert requests[0]["status"] == "claimed" and requests[0]["messages"][0]["text"] == "siri"
+    # /delete while a counsellor has the request: the command reaches the privacy feature, not the counsellor
+    room.family("/delete")
+    assert not any("/delete" in text for text in room.staff_texts())
+    room.client.click_nth(0)  # "yes, delete everything"
+    room.sync()
+    with room.services.db.sessions() as session:
+        ticket = session.get(Ticket, 1)
+        assert ticket is not None and ticket.status == TicketStatus.CLOSED
+        assert session.get(User, ticket.user_id).external_id != room.client.user_id  # the placeholder
+        assert session.scalar(select(func.count()).select_from(TicketMessage)) == 0
+    assert plain(t("fi", "handoff.staff.family_erased", ticket=1)) in room.staff_texts()
+
+
+def test_the_whole_desk_works_on_both_databases_and_survives_a_restart(make_client, clock, database_url) -> None:
+    from bot.app import build_conversation, build_services
+    from tests.conftest import make_settings
+
+    room = make_room(make_client, clock, database_url)
+    room.family("mtu")
+    room.claim()
+    room.family("swali")
+    # a new process on the same database: the relay goes on from where it was
+    services = build_services(
+        make_settings(database_url, room.services.settings.cache_dir.parent, staff_chat_id=STAFF_CHAT),
+        nlu=HandoffNLU(),
+    )
+    services.clock = clock
+    try:
+        fresh = Room(BotClient(build_conversation(services), user_id=room.client.user_id))
+        assert fresh.client.send("swali la pili") == []
+        fresh.sync()
+        assert fresh.staff_texts()[-1].endswith("swali la pili")
+        fresh.counsellor(COUNSELLOR, "/close 1")
+        assert fresh.ticket().status == TicketStatus.CLOSED
+        fresh.client.press("handoff.rate:4")
+        assert fresh.ticket().rating == 4
+        # at most one active ticket per family, enforced by the database itself
+        with services.db.session() as session:
+            session.add(Ticket(user_id=fresh.ticket().user_id, language="sw", status="open", created_at=clock.now,
+                               alerts=0, topics="", urgent=False, reason="request"))
+        with pytest.raises(IntegrityError), services.db.session() as session:
+            session.add(Ticket(user_id=fresh.ticket().user_id, language="sw", status="claimed", created_at=clock.now,
+                               alerts=0, topics="", urgent=False, reason="request"))
+    finally:
+        services.db.dispose()
+
+
+def test_replies_with_media_and_new_topics_survive_the_inbox_round_trip() -> None:
+    reply = Reply(
+        text="x",
+        to=Recipient(staff=True, new_topic="#1 Kiswahili"),
+        media=(MediaKind.VOICE, "file-1"),
+        track="ticket:card:1",
+    )
+    assert reply_from_json(json.loads(json.dumps(reply_to_json(reply)))) == reply
+
+
+# ---------------------------------------------------------------------- machine translation
+class _FakeLibreTranslate(BaseHTTPRequestHandler):
+    requests: list[dict[str, Any]] = []
+    fail = False
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).requests.append({"path": self.path, **body})
+        if type(self).fail:
+            self.send_response(500)
+            self.end_headers()
+            return
+        payload = json.dumps({"translatedText": f"[{body['target']}] {body['q']}"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *_args: Any) -> None:  # keep test output clean
+        pass
+
+
+@pytest.fixture
+def translate_url() -> Iterator[str]:
+    _FakeLibreTranslate.requests = []
+    _FakeLibreTranslate.fail = False
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeLibreTranslate)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_libretranslate_client_against_a_local_server(translate_url: str) -> None:
+    client = LibreTranslateClient(translate_url)
+    assert client.translate("Habari", "sw", "fi") == "[fi] Habari"
+    assert _FakeLibreTranslate.requests[-1] == {
+        "path": "/translate", "q": "Habari", "source": "sw", "target": "fi", "format": "text"
+    }
+    assert client.translate("Hei", "fi", "fi") is None, "same language: nothing is sent"
+    _FakeLibreTranslate.fail = True
+    assert client.translate("Habari", "sw", "fi") is None
+    assert isinstance(build_translator(""), NoTranslation)
+    assert LibreTranslateClient("http://127.0.0.1:9").translate("Habari", "sw", "fi") is None  # nobody listens
+
+
+def test_the_counsellor_sees_a_marked_machine_translation_beside_the_original(
+    make_client, clock, translate_url: str
+) -> None:
+    room = make_room(make_client, clock, translate_url=translate_url)
+    room.family("mtu")
+    room.family("Mtoto wangu ni mgonjwa")
+    relayed = room.staff_texts()[-1]
+    assert "Mtoto wangu ni mgonjwa" in relayed
+    assert plain(t("fi", "handoff.staff.machine_translation", source="sw", target="fi",
+                   translation="[fi] Mtoto wangu ni mgonjwa")) in relayed
+
+
+def test_without_a_translation_server_nothing_is_translated(make_client, clock) -> None:
+    room = make_room(make_client, clock)
+    room.family("mtu")
+    room.family("Mtoto wangu ni mgonjwa")
+    assert "🌐" not in room.staff_texts()[-1]

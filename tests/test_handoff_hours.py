@@ -1,0 +1,99 @@
+"""Office hours and re-alerts as pure functions of an injected `now` (DST dates included)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+import pytest
+
+from bot.features.handoff.config import HandoffConfig, OfficeHours
+from bot.features.handoff.office_hours import is_open, next_opening, realert_due
+from tests.handoff_support import HELSINKI
+
+HOURS = OfficeHours()
+FIFTEEN = timedelta(minutes=15)
+
+
+def helsinki(*args: int) -> datetime:
+    return datetime(*args, tzinfo=HELSINKI)
+
+
+@pytest.mark.parametrize(
+    ("now", "open_"),
+    [
+        (helsinki(2026, 11, 4, 7, 59), False),
+        (helsinki(2026, 11, 4, 8, 0), True),
+        (helsinki(2026, 11, 4, 15, 59), True),
+        (helsinki(2026, 11, 4, 16, 0), False),
+        (helsinki(2026, 11, 7, 11, 0), False),  # Saturday
+        (helsinki(2026, 3, 30, 8, 30), True),  # the Monday after the spring change
+    ],
+)
+def test_is_open(now: datetime, open_: bool) -> None:
+    assert is_open(now, HOURS) is open_
+
+
+def test_is_open_uses_helsinki_time_whatever_the_zone_of_now() -> None:
+    from datetime import UTC
+
+    assert is_open(datetime(2026, 11, 4, 6, 30, tzinfo=UTC), HOURS)  # 08:30 in Helsinki (UTC+2)
+    assert not is_open(datetime(2026, 7, 1, 13, 30, tzinfo=UTC), HOURS)  # 16:30 in Helsinki (UTC+3)
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (helsinki(2026, 11, 4, 17, 0), helsinki(2026, 11, 5, 8, 0)),  # evening → next morning
+        (helsinki(2026, 11, 6, 16, 30), helsinki(2026, 11, 9, 8, 0)),  # Friday evening → Monday
+        (helsinki(2026, 11, 4, 6, 0), helsinki(2026, 11, 4, 8, 0)),  # early morning → today
+        (helsinki(2026, 3, 28, 12, 0), helsinki(2026, 3, 30, 8, 0)),  # over the spring DST change (29 March)
+        (helsinki(2026, 10, 24, 12, 0), helsinki(2026, 10, 26, 8, 0)),  # over the autumn DST change (25 Oct)
+    ],
+)
+def test_next_opening(now: datetime, expected: datetime) -> None:
+    opening = next_opening(now, HOURS)
+    assert opening == expected and opening.utcoffset() == expected.utcoffset()
+
+
+def test_holidays_are_not_working_days() -> None:
+    hours = OfficeHours.parse("mon-fri 08:00-16:00", holidays="2026-12-24,2026-12-25")
+    assert next_opening(helsinki(2026, 12, 23, 17, 0), hours) == helsinki(2026, 12, 28, 8, 0)
+    assert not is_open(helsinki(2026, 12, 24, 10, 0), hours)
+
+
+def test_office_hours_and_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("OFFICE_HOURS", "mon,wed-thu 9:30-15")
+    monkeypatch.setenv("HANDOFF_REALERT_MINUTES", "20")
+    monkeypatch.setenv("STAFF_LANGUAGE", "en")
+    config = HandoffConfig.from_env(env_file=tmp_path / "missing.env")
+    assert config.office_hours.weekdays == frozenset({0, 2, 3})
+    assert (config.office_hours.opens, config.office_hours.closes) == (time(9, 30), time(15, 0))
+    assert config.realert_minutes == 20 and config.staff_language == "en"
+    monkeypatch.setenv("STAFF_LANGUAGE", "de")
+    with pytest.raises(ValueError):
+        HandoffConfig.from_env(env_file=tmp_path / "missing.env")
+    monkeypatch.delenv("OFFICE_HOURS")
+    monkeypatch.delenv("STAFF_LANGUAGE")
+    assert HandoffConfig.from_env(env_file=tmp_path / "missing.env").office_hours == OfficeHours(holidays=frozenset())
+    assert OfficeHours.parse("mon-fri 8-16", holidays="2026-12-06").holidays == frozenset({date(2026, 12, 6)})
+
+
+def due(created: datetime, now: datetime, *, urgent: bool = False, last: datetime | None = None) -> bool:
+    return realert_due(created_at=created, last_alert_at=last, urgent=urgent, now=now, hours=HOURS, interval=FIFTEEN)
+
+
+def test_realert_after_fifteen_minutes_during_office_hours() -> None:
+    created = helsinki(2026, 11, 4, 10, 0)
+    assert not due(created, created + timedelta(minutes=14))
+    assert due(created, created + FIFTEEN)
+    assert not due(created, created + timedelta(minutes=20), last=created + FIFTEEN)
+    assert due(created, created + timedelta(minutes=30), last=created + FIFTEEN)
+
+
+def test_night_requests_are_realerted_fifteen_minutes_after_opening_urgent_ones_at_once() -> None:
+    night = helsinki(2026, 11, 4, 22, 0)
+    assert not due(night, night + timedelta(hours=2))
+    assert not due(night, helsinki(2026, 11, 5, 8, 10))
+    assert due(night, helsinki(2026, 11, 5, 8, 15))
+    assert due(night, night + FIFTEEN, urgent=True)
+    assert not due(night, night + timedelta(minutes=20), urgent=True, last=night + FIFTEEN)
