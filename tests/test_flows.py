@@ -24,7 +24,10 @@ def write(tmp_path: Path, body: str, name: str = "demo.yml") -> Path:
 
 
 def test_a_sound_flow_has_no_problems(tmp_path: Path) -> None:
-    flows = Flows.load(write(tmp_path, """
+    flows = Flows.load(
+        write(
+            tmp_path,
+            """
 flow: demo
 start: one
 steps:
@@ -36,7 +39,9 @@ steps:
     text: hello
     options: prov
     on_option: {action: act, next: one}
-"""))
+""",
+        )
+    )
     assert flows.validate(NAMES) == []
     assert flows.step("demo").id == "one"
     assert flows.step("two", current_flow="demo").ref == "demo.two"
@@ -65,7 +70,9 @@ def test_problems_name_the_file_and_the_step(tmp_path: Path, step_body: str, exp
 def test_yes_and_no_as_button_ids_are_refused(tmp_path: Path) -> None:
     # YAML turns unquoted yes/no into booleans; the payload would silently become "True".
     with pytest.raises(FlowError, match="not a string"):
-        Flows.load(write(tmp_path, "flow: demo\nsteps:\n  one:\n    text: hello\n    buttons:\n      - {id: yes, text: b}\n"))
+        Flows.load(
+            write(tmp_path, "flow: demo\nsteps:\n  one:\n    text: hello\n    buttons:\n      - {id: yes, text: b}\n")
+        )
 
 
 def test_unknown_keys_and_broken_yaml_fail_loudly(tmp_path: Path) -> None:

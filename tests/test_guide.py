@@ -15,7 +15,14 @@ from bot.settings import ROOT, SERVED_LANGUAGES
 from tests.fakes import FixedUnderstanding
 
 LIBRARY = GuideLibrary.load(ROOT / "content")
-LANGUAGE_LABELS = {"fi": "Suomi", "en": "English", "ar": "العربية", "ru": "Русский", "so": "Soomaali", "sw": "Kiswahili"}
+LANGUAGE_LABELS = {
+    "fi": "Suomi",
+    "en": "English",
+    "ar": "العربية",
+    "ru": "Русский",
+    "so": "Soomaali",
+    "sw": "Kiswahili",
+}
 
 
 def onboard(client, language: str) -> None:
@@ -128,10 +135,10 @@ def test_content_check_command_fails_on_a_broken_file(tmp_path: Path) -> None:
     content = broken_copy(tmp_path)
     (content / "sw" / "work.md").write_text("no front matter\n", encoding="utf-8")
     env = {**os.environ, "AITO_CONTENT_DIR": str(content)}
-    result = subprocess.run([sys.executable, "-m", "bot", "content", "check"], env=env, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "content", "check"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 1
     assert "content/sw/work.md:1: a section starts with front matter" in result.stderr
-    ok = subprocess.run([sys.executable, "-m", "bot", "content", "check"], capture_output=True, text=True,
-                        timeout=120)
+    ok = subprocess.run([sys.executable, "-m", "bot", "content", "check"], capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr

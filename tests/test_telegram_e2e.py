@@ -51,9 +51,21 @@ async def test_sticker_gets_a_friendly_reply(api: FakeBotApi, sqlite_url: str, t
     async with running_bot(make_settings(sqlite_url, tmp_path), api, KeywordNLU()):
         await onboard(api)
         before = len(api.messages_to(USER))
-        await api.user_sends(USER, {"sticker": {"file_id": "s1", "file_unique_id": "u1", "width": 512,
-                                                "height": 512, "is_animated": False, "is_video": False,
-                                                "type": "regular"}}, language_code="so")
+        await api.user_sends(
+            USER,
+            {
+                "sticker": {
+                    "file_id": "s1",
+                    "file_unique_id": "u1",
+                    "width": 512,
+                    "height": 512,
+                    "is_animated": False,
+                    "is_video": False,
+                    "type": "regular",
+                }
+            },
+            language_code="so",
+        )
         replies = await api.wait_for_messages(USER, before + 2)
         assert replies[before].text == await _text(api, "so", "media.sticker")
         assert replies[-1].buttons, "never a dead end: the menu follows"
@@ -72,15 +84,15 @@ async def test_update_delivered_twice_is_answered_once(api: FakeBotApi, sqlite_u
         assert len(help_texts) == 1
 
 
-async def test_restart_in_the_middle_of_a_flow_keeps_the_step(
-    api: FakeBotApi, sqlite_url: str, tmp_path: Path
-) -> None:
+async def test_restart_in_the_middle_of_a_flow_keeps_the_step(api: FakeBotApi, sqlite_url: str, tmp_path: Path) -> None:
     settings = make_settings(sqlite_url, tmp_path)
     async with running_bot(settings, api, KeywordNLU()):
         await api.user_says(USER, "/start", language_code="sw")
         greeting = (await api.wait_for_messages(USER, 1))[-1]
         await api.user_presses(USER, greeting, "Kiswahili", language_code="sw")
-        consent = await api.wait_for(lambda: [s for s in api.messages_to(USER) if any("✅" in b for b in s.button_labels)])
+        consent = await api.wait_for(
+            lambda: [s for s in api.messages_to(USER) if any("✅" in b for b in s.button_labels)]
+        )
     # the bot stopped while the family was looking at the consent question; it starts again
     async with running_bot(settings, api, KeywordNLU()):
         await api.user_presses(USER, consent[-1], "✅", language_code="sw")

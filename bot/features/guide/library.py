@@ -138,7 +138,9 @@ def render_block(block: Block, language: str) -> str:
     if block.kind == "heading":
         text = f"<b>{render_inline(block.lines[0])}</b>"
     elif block.kind == "list":
-        text = "\n".join("• " + render_inline(line[2:].strip() if line.startswith("- ") else line) for line in block.lines)
+        text = "\n".join(
+            "• " + render_inline(line[2:].strip() if line.startswith("- ") else line) for line in block.lines
+        )
     else:
         text = render_inline(" ".join(block.lines))
     return isolate_numbers(text) if language in RTL_LANGUAGES else text
@@ -234,7 +236,9 @@ class GuideLibrary:
                 problems.append(f"{at}:1: related section {related!r} does not exist")
         for link in section.next:
             if link not in flow_links and link not in all_ids:
-                problems.append(f"{at}:1: 'next' link {link!r} is neither a flow ({', '.join(flow_links)}) nor a section")
+                problems.append(
+                    f"{at}:1: 'next' link {link!r} is neither a flow ({', '.join(flow_links)}) nor a section"
+                )
         for block in section.blocks:
             for line in block.lines:
                 if line.count("**") % 2:
