@@ -11,6 +11,7 @@ from bot.core.flows import Flows
 from bot.core.registry import Registry
 from bot.core.texts import Texts
 from bot.db.database import Database
+from bot.leader import Leadership
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -38,3 +39,8 @@ class Services:
     clock: Callable[[], datetime] = system_clock
     # Feature services (guide library, group calendar, …) by feature name, set by each feature's `setup`.
     features: dict[str, Any] = field(default_factory=dict)
+    # Which process runs the scheduled jobs (reminders, retention, ticket escalation): one at a time.
+    leadership: Leadership = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.leadership = Leadership(self.db)
