@@ -1,10 +1,20 @@
-"""Crisis detection on bench/data/crisis.tsv: recall on crises, false positives on near-misses.
+"""Crisis detection on bench/data/crisis*.tsv: recall on crises, false positives on near-misses.
 
 Targets: recall >= 0.98 over all crisis messages, false-positive rate <= 5% on near-misses
 ("my child has a slight fever", "we argued about money"). Each message is checked twice: with its
 language as the hint (what the pipeline does after detection) and with no hint at all.
 
-    .venv/bin/python bench/crisis.py [--data PATH] [--errors]
+The sets differ in what they can tell (see bench/data/README.md):
+
+- tuned: crisis.tsv, the set the lexicons were first written against, so its figure is optimistic;
+- dev: crisis_tuning_dev.tsv, written later; its misses were used to improve the lexicons;
+- held-out: crisis_heldout_test*.tsv, written with the dev set and never used for tuning; its
+  figure is the honest estimate of how the detector does on messages nobody has fitted it to.
+
+Misses of a held-out set are not listed unless asked for (--heldout-errors): reading them and
+fixing the lexicons turns the set into a dev set, and its figure stops being an estimate.
+
+    .venv/bin/python bench/crisis.py [--data PATH ...] [--errors] [--heldout-errors]
 """
 
 from __future__ import annotations
@@ -14,70 +24,140 @@ import csv
 import sys
 import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.nlu.crisis import CrisisDetector  # noqa: E402
+from bot.nlu.crisis import CATEGORIES, CrisisDetector  # noqa: E402
 
-DEFAULT_DATA = ROOT / "bench" / "data" / "crisis.tsv"
+DATA_DIR = ROOT / "bench" / "data"
+DEFAULT_DATA = DATA_DIR / "crisis.tsv"
+LANGUAGES: tuple[str, ...] = ("ar", "en", "fi", "ru", "so", "sw")
+# (file name, role) in the order of the table; a role says what the figure of that set means.
+SETS: tuple[tuple[str, str], ...] = (
+    ("crisis.tsv", "tuned"),
+    ("crisis_tuning_dev.tsv", "dev"),
+    ("crisis_heldout_test.tsv", "held-out"),
+    ("crisis_heldout_test2.tsv", "held-out"),
+    ("crisis_heldout_test3.tsv", "held-out"),
+)
 
 
-def read_rows(path: Path) -> list[tuple[str, str, str]]:
+@dataclass(frozen=True)
+class Row:
+    lang: str
+    label: str  # "crisis" or "near_miss"
+    category: str  # a crisis category, "none" for near-misses, "" when the file has no category column
+    text: str
+
+
+def read_rows(path: Path) -> list[Row]:
+    """Rows of a tab-separated set: lang, label, optional category, text (no quoting)."""
     with path.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        return [(r["lang"].strip(), r["label"].strip(), r["text"]) for r in reader if r.get("text")]
+        return [
+            Row(r["lang"].strip(), r["label"].strip(), (r.get("category") or "").strip(), r["text"])
+            for r in reader
+            if r.get("text")
+        ]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--errors", action="store_true", help="list misses and false positives")
-    args = parser.parse_args(argv)
-    rows = read_rows(args.data)
-    started = time.perf_counter()
-    detector = CrisisDetector()
-    load = time.perf_counter() - started
+def role_of(path: Path) -> str:
+    """The role of a known set; an unknown file is reported as "other"."""
+    return dict(SETS).get(path.name, "other")
 
-    # per language: [crisis found, crises, near-miss flagged, near-misses] for hinted and unhinted
-    counts: dict[str, dict[str, list[int]]] = {
-        "hint": defaultdict(lambda: [0, 0, 0, 0]),
-        "none": defaultdict(lambda: [0, 0, 0, 0]),
-    }
+
+@dataclass
+class Counts:
+    """Found/total crises and flagged/total near-misses, per language and per category."""
+
+    found: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    crises: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    flagged: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    near: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    category_found: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    category_total: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+@dataclass
+class Result:
+    path: Path
+    role: str
+    rows: int
+    hinted: Counts
+    unhinted: Counts
+    errors: list[str]
+
+
+def evaluate(detector: CrisisDetector, path: Path) -> Result:
+    rows = read_rows(path)
+    hinted, unhinted = Counts(), Counts()
     errors: list[str] = []
-    for lang, label, text in rows:
-        for mode, hint in (("hint", lang), ("none", None)):
-            flagged = detector.is_crisis(text, hint)
-            cell = counts[mode][lang]
-            if label == "crisis":
-                cell[0] += flagged
-                cell[1] += 1
-                if not flagged and mode == "hint":
-                    errors.append(f"  miss {lang}: {text}")
+    for row in rows:
+        for counts, hint in ((hinted, row.lang), (unhinted, None)):
+            flagged = detector.is_crisis(row.text, hint)
+            if row.label == "crisis":
+                counts.found[row.lang] += flagged
+                counts.crises[row.lang] += 1
+                if row.category:
+                    counts.category_found[row.category] += flagged
+                    counts.category_total[row.category] += 1
+                if not flagged and hint:
+                    errors.append(f"  miss {row.lang} {row.category or '':9} {row.text}")
             else:
-                cell[2] += flagged
-                cell[3] += 1
-                if flagged and mode == "hint":
-                    errors.append(f"  FP   {lang}: {text}  ({detector.match(text, hint)})")
+                counts.flagged[row.lang] += flagged
+                counts.near[row.lang] += 1
+                if flagged and hint:
+                    errors.append(f"  FP   {row.lang}: {row.text}  ({detector.match(row.text, hint)})")
+    return Result(path, role_of(path), len(rows), hinted, unhinted, errors)
 
-    print(f"Crisis detection on {args.data.name} ({len(rows)} messages)\n")
-    print(f"{'language':10} {'recall (hint)':>16} {'FP (hint)':>14} {'recall (no hint)':>18} {'FP (no hint)':>14}")
-    languages = sorted(counts["hint"])
-    for lang in [*languages, "all"]:
-        cells = []
-        for mode in ("hint", "none"):
-            if lang == "all":
-                values = [sum(v[i] for v in counts[mode].values()) for i in range(4)]
-            else:
-                values = counts[mode][lang]
-            found, crises, flagged, near = values
-            cells.append(f"{found / crises:.3f} ({found}/{crises})" if crises else "-")
-            cells.append(f"{flagged / near:.1%} ({flagged}/{near})" if near else "-")
-        print(f"{lang:10} {cells[0]:>16} {cells[1]:>14} {cells[2]:>18} {cells[3]:>14}")
-    print("\ntargets: recall >= 0.980, FP <= 5.0%")
 
-    texts = [text for _, _, text in rows]
+def _ratio(part: int, whole: int) -> str:
+    return f"{part / whole:.3f}" if whole else "-"
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part / whole:.1%} ({part}/{whole})" if whole else "-"
+
+
+def table(results: list[Result]) -> str:
+    """One line per set: recall per language and overall, false positives, hinted and unhinted."""
+    head = f"{'set':26} {'role':9}" + "".join(f" {lang:>6}" for lang in LANGUAGES)
+    head += f" {'recall':>16} {'FP':>14} {'recall no hint':>16} {'FP no hint':>14}"
+    lines = [head, "-" * len(head)]
+    for result in results:
+        hinted, unhinted = result.hinted, result.unhinted
+        line = f"{result.path.name:26} {result.role:9}"
+        line += "".join(f" {_ratio(hinted.found[lang], hinted.crises[lang]):>6}" for lang in LANGUAGES)
+        found, crises = sum(hinted.found.values()), sum(hinted.crises.values())
+        line += f" {_ratio(found, crises) + f' ({found}/{crises})':>16}"
+        line += f" {_share(sum(hinted.flagged.values()), sum(hinted.near.values())):>14}"
+        found, crises = sum(unhinted.found.values()), sum(unhinted.crises.values())
+        line += f" {_ratio(found, crises) + f' ({found}/{crises})':>16}"
+        line += f" {_share(sum(unhinted.flagged.values()), sum(unhinted.near.values())):>14}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def category_table(results: list[Result]) -> str:
+    """Recall per crisis category (hinted), for the sets that label categories."""
+    labelled = [r for r in results if r.hinted.category_total]
+    if not labelled:
+        return ""
+    head = f"{'set':26} {'role':9}" + "".join(f" {category:>9}" for category in CATEGORIES)
+    lines = [head, "-" * len(head)]
+    for result in labelled:
+        counts = result.hinted
+        line = f"{result.path.name:26} {result.role:9}"
+        line += "".join(f" {_ratio(counts.category_found[c], counts.category_total[c]):>9}" for c in CATEGORIES)
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def throughput(detector: CrisisDetector, texts: list[str]) -> str:
+    """Checks per second over the given messages for about a second, wall and CPU time."""
     started, cpu_started = time.perf_counter(), time.process_time()
     rounds = 0
     while time.perf_counter() - started < 1.0:
@@ -87,9 +167,41 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - started
     cpu = max(time.process_time() - cpu_started, 1e-9)
     checks = rounds * len(texts)
-    print(f"load {load * 1000:.0f} ms, {checks / wall:,.0f} checks/s (wall), {checks / cpu:,.0f} checks/s (CPU)")
-    if args.errors and errors:
-        print("\n" + "\n".join(errors))
+    return f"{checks / wall:,.0f} checks/s (wall), {checks / cpu:,.0f} checks/s (CPU)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--data", type=Path, action="append", help="a set to check (repeatable); default: all")
+    parser.add_argument("--errors", action="store_true", help="list misses and false positives of tuned/dev sets")
+    parser.add_argument(
+        "--heldout-errors", action="store_true", help="also list them for held-out sets (spends the set)"
+    )
+    args = parser.parse_args(argv)
+    paths: list[Path] = args.data or [DATA_DIR / name for name, _ in SETS if (DATA_DIR / name).exists()]
+
+    started = time.perf_counter()
+    detector = CrisisDetector()
+    load = time.perf_counter() - started
+    results = [evaluate(detector, path) for path in paths]
+
+    print(f"Crisis detection, recall per language (language as hint) and overall; {len(results)} sets\n")
+    print(table(results))
+    categories = category_table(results)
+    if categories:
+        print("\nrecall per category (hint)\n" + categories)
+    print("\ntargets: recall >= 0.980, FP <= 5.0%")
+    print("tuned = the lexicons were written against it; dev = its misses were used to improve them;")
+    print("held-out = never used for tuning: the honest estimate.")
+
+    texts = [row.text for result in results for row in read_rows(result.path)]
+    print(f"\nload {load * 1000:.0f} ms, {throughput(detector, texts)}")
+    for result in results:
+        held_out = result.role == "held-out"
+        if result.errors and (args.heldout_errors if held_out else args.errors):
+            print(f"\n{result.path.name} ({result.role}):\n" + "\n".join(result.errors))
+        elif result.errors and held_out and args.errors:
+            print(f"\n{result.path.name} (held-out): {len(result.errors)} errors not listed (--heldout-errors)")
     return 0
 
 
