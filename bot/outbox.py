@@ -22,8 +22,9 @@ sender that is gone (another owner once this process holds the scheduler lock, o
 reminder. A sender has only one message in flight at any moment, so a crash repeats at most one
 message. A row that has been claimed `MAX_ATTEMPTS` times is marked `failed` instead.
 
-**One sender.** The tick runs in exactly one process: a PostgreSQL advisory lock (or, on SQLite, a lock
-on a file next to the database, released by the OS when the process dies) chooses it.
+**One sender.** The tick runs in exactly one process: the process's `Services.leadership` (bot/leader.py:
+a PostgreSQL advisory lock or, on SQLite, a lock on a file next to the database) chooses it, the same lock
+that every other scheduled job asks.
 """
 
 from __future__ import annotations
@@ -37,11 +38,10 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, delete, select, text, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -79,7 +79,6 @@ TICK_SECONDS = 5.0
 MAYBE_SENT_BACKOFF = timedelta(seconds=30)
 KEEP_FINISHED = timedelta(days=30)
 PRUNE_EVERY = timedelta(hours=1)
-LOCK_KEY = 0x4149544F  # "AITO": the advisory lock that chooses the one scheduler process
 
 
 # ---------------------------------------------------------------------- queueing
@@ -145,9 +144,7 @@ def prune(session: Session, now: datetime, keep: timedelta) -> int:
 def cancel_pending(session: Session, ref: str) -> int:
     """Withdraw what is still waiting for `ref` (e.g. reminders of a meeting that was cancelled)."""
     result = session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.ref == ref, OutboxMessage.status == PENDING)
-        .values(status=CANCELLED)
+        update(OutboxMessage).where(OutboxMessage.ref == ref, OutboxMessage.status == PENDING).values(status=CANCELLED)
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -252,80 +249,6 @@ class TelegramTransport:
         except (TimedOut, NetworkError) as error:
             raise MaybeSent(type(error).__name__) from error
         return int(sent.message_id)
-
-
-# ---------------------------------------------------------------------- the one-scheduler lock
-class SchedulerLock:
-    """Held by the one process that runs the scheduler; released when that process dies."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self._connection: Connection | None = None
-        self._file: IO[str] | None = None
-        self.held = False
-
-    def acquire(self) -> bool:
-        """True when this process holds the lock (taking it if it is free)."""
-        if self.db.engine.dialect.name == "postgresql":
-            return self._acquire_postgres()
-        return self._acquire_file()
-
-    def _acquire_postgres(self) -> bool:
-        if self._connection is not None:
-            try:
-                self._connection.execute(text("SELECT 1"))
-                return self.held
-            except Exception:  # the connection died, and with it the lock
-                self._close_connection()
-        connection = self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        got = bool(connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}).scalar())
-        if not got:
-            connection.close()
-            self.held = False
-            return False
-        self._connection = connection
-        self.held = True
-        return True
-
-    def _acquire_file(self) -> bool:
-        if self._file is not None:
-            return True
-        database = self.db.engine.url.database
-        try:
-            import fcntl
-        except ImportError:  # no POSIX locks (Windows): run_scheduler decides alone
-            self.held = True
-            return True
-        if not database or database == ":memory:":
-            self.held = True
-            return True
-        handle = Path(database + ".scheduler.lock").open("a")
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            self.held = False
-            return False
-        self._file = handle
-        self.held = True
-        return True
-
-    def _close_connection(self) -> None:
-        if self._connection is not None:
-            with contextlib.suppress(Exception):
-                self._connection.close()
-        self._connection = None
-        self.held = False
-
-    def release(self) -> None:
-        if self._connection is not None:
-            with contextlib.suppress(Exception):
-                self._connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
-            self._close_connection()
-        if self._file is not None:
-            self._file.close()  # closing the descriptor releases the flock
-            self._file = None
-        self.held = False
 
 
 # ---------------------------------------------------------------------- sending
@@ -615,9 +538,7 @@ class OutboxSender:
             condition = OutboxMessage.claimed_at < now - STALE_AFTER
             if everyone_else:
                 condition = condition | (OutboxMessage.claimed_by != self.owner) | OutboxMessage.claimed_by.is_(None)
-            rows = session.scalars(
-                select(OutboxMessage).where(OutboxMessage.status == SENDING, condition)
-            ).all()
+            rows = session.scalars(select(OutboxMessage).where(OutboxMessage.status == SENDING, condition)).all()
             for row in rows:
                 row.last_error = "Interrupted"
                 row.status = FAILED if row.attempts >= MAX_ATTEMPTS else PENDING
@@ -634,13 +555,14 @@ class Delivery:
     """One per process: planners queue what is due, the sender drains the outbox.
 
     Installed as a PTB JobQueue job (in-memory store, a short repeating tick) only where
-    `settings.run_scheduler` is true, and only the lock holder acts on each tick.
+    `settings.run_scheduler` is true, and only the process holding `services.leadership` acts on each
+    tick. The tick is the shortest scheduled interval, so it is also what lets a follower take over (for
+    every leader-only job) within TICK_SECONDS of the leader's death.
     """
 
     def __init__(self, services: Services, *, rate: float = DEFAULT_RATE, tick_seconds: float = TICK_SECONDS) -> None:
         self.services = services
         self.planners: list[tuple[str, Planner]] = []
-        self.lock = SchedulerLock(services.db)
         self.rate = rate
         self.tick_seconds = tick_seconds
         self.sender: OutboxSender | None = None
@@ -701,15 +623,8 @@ class Delivery:
         # default would skip a run late by more than a second, which a busy tick must not cause.
         self._application = application
         self.make_sender(TelegramTransport(application.bot))
-        previous = application.post_shutdown
-
-        async def release_lock(app: Any) -> None:
-            # Another process may take over at once (the OS would release it at exit anyway).
-            await asyncio.to_thread(self.lock.release)
-            if previous is not None:
-                await previous(app)
-
-        application.post_shutdown = release_lock
+        # Another process may take over at once (the server or the OS would release it at exit anyway).
+        self.services.leadership.release_on_shutdown(application)
         job_queue.run_repeating(
             self._job,
             interval=self.tick_seconds,
@@ -733,8 +648,7 @@ class Delivery:
     async def tick(self) -> bool:
         """Plan and start sending, if this process is the scheduler. True when it is."""
         self._loop = asyncio.get_running_loop()
-        held = await asyncio.to_thread(self.lock.acquire)
-        if not held:
+        if not await self.services.leadership.leads():
             self._had_lock = False
             return False
         if self.sender is not None:
@@ -757,9 +671,13 @@ class Delivery:
     def _running(self) -> bool:
         return self._application is None or bool(self._application.running)
 
+    def _leading(self) -> bool:
+        # A leader that lost its lock stops after the message in flight: the new leader recovers the rest.
+        return self._running() and self.services.leadership.is_leader
+
     def _start_drain(self) -> None:
         self._again = True
-        if self.sender is None or not self.lock.held or not self._running():
+        if self.sender is None or not self.services.leadership.is_leader or not self._running():
             return
         if self._task is not None and not self._task.done():
             return  # the running drain sees `_again` and looks once more
@@ -771,10 +689,10 @@ class Delivery:
 
     async def _drain(self) -> None:
         assert self.sender is not None
-        while self._again and self._running():
+        while self._again and self._leading():
             self._again = False
             try:
-                report = await self.sender.send_due(keep_going=self._running)
+                report = await self.sender.send_due(keep_going=self._leading)
             except Exception as error:  # the database went away, etc.: the next tick tries again
                 log.error("sending the outbox failed: %s", type(error).__name__, exc_info=error)
                 return
@@ -815,7 +733,6 @@ __all__ = [
     "OutboxSender",
     "Report",
     "RetryLater",
-    "SchedulerLock",
     "TelegramTransport",
     "Undeliverable",
     "cancel_pending",

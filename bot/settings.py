@@ -57,6 +57,19 @@ class Settings:
     flood_seconds: float = 10.0
     # Telegram's overall sending limit (about 30 messages/s); raised only for benchmarks on a local server.
     send_messages_per_second: float = 30.0
+    # /healthz and /metrics (Prometheus) on this port beside the bot; 0 = not served.
+    health_port: int = 0
+    # Booking: future bookings one family may hold; slots starting within the close hours are no longer
+    # offered; the reminder goes this many hours before the meeting.
+    booking_max_future: int = 2
+    booking_close_hours: float = 12.0
+    booking_reminder_hours: float = 24.0
+    # Handoff: when counsellors answer (`mon-fri 08:00-16:00`), days off (`2026-12-24,2026-12-25`), minutes
+    # before an unclaimed request is re-alerted, and the language of ticket cards in the staff group.
+    office_hours: str = "mon-fri 08:00-16:00"
+    holidays: str = ""
+    handoff_realert_minutes: int = 15
+    staff_language: str = "fi"
 
     @classmethod
     def from_env(cls, env_file: Path | None = None, **overrides: object) -> Settings:
@@ -100,6 +113,14 @@ class Settings:
             "flood_messages": int(get("FLOOD_MESSAGES") or defaults.flood_messages),
             "flood_seconds": float(get("FLOOD_SECONDS") or defaults.flood_seconds),
             "send_messages_per_second": float(get("SEND_MESSAGES_PER_SECOND") or defaults.send_messages_per_second),
+            "health_port": int(get("HEALTH_PORT") or defaults.health_port),
+            "booking_max_future": int(get("BOOKING_MAX_FUTURE") or defaults.booking_max_future),
+            "booking_close_hours": float(get("BOOKING_CLOSE_HOURS") or defaults.booking_close_hours),
+            "booking_reminder_hours": float(get("BOOKING_REMINDER_HOURS") or defaults.booking_reminder_hours),
+            "office_hours": get("OFFICE_HOURS") or defaults.office_hours,
+            "holidays": get("HOLIDAYS") or "",
+            "handoff_realert_minutes": int(get("HANDOFF_REALERT_MINUTES") or defaults.handoff_realert_minutes),
+            "staff_language": get("STAFF_LANGUAGE") or defaults.staff_language,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import select
@@ -12,6 +14,8 @@ from bot.db.base import utcnow
 from bot.db.database import Database
 from bot.db.models import AuditEntry, Counsellor
 from bot.settings import SERVED_LANGUAGES, Settings
+
+CLI_ACTOR = "cli"  # who the audit log names for actions taken on the command line
 
 
 def counsellor_by_telegram_id(session: Session, telegram_id: int | str) -> Counsellor | None:
@@ -33,6 +37,21 @@ def actor_label(counsellor: Counsellor | None) -> str:
 
 
 # ---------------------------------------------------------------------- command line
+@contextmanager
+def admin_session(settings: Settings, *, write: bool = True) -> Iterator[Session]:
+    """The database for one `admin` command: migrated first (an admin command may be the first thing run
+    against a new database), then one transaction, committed when the block ends and rolled back on an
+    error; `write=False` only reads. The engine is closed afterwards."""
+    db = Database(settings.database_url)
+    db.migrate()
+    try:
+        opened = db.session() if write else db.sessions()
+        with opened as session:
+            yield session
+    finally:
+        db.dispose()
+
+
 def add_admin_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     counsellor = sub.add_parser("counsellor", help="the list of counsellors")
     csub = counsellor.add_subparsers(dest="counsellor_command")
@@ -58,9 +77,7 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
     if unknown:
         print(f"unknown language code(s): {', '.join(unknown)}")
         return 2
-    db = Database(settings.database_url)
-    db.migrate()
-    with db.session() as session:
+    with admin_session(settings) as session:
         row = session.scalar(select(Counsellor).where(Counsellor.telegram_id == args.telegram_id))
         if row is None:
             row = Counsellor(telegram_id=args.telegram_id, name=args.name)
@@ -69,29 +86,25 @@ def _add(args: argparse.Namespace, settings: Settings) -> int:
         row.languages = ",".join(languages)
         row.municipalities = ",".join(m.strip() for m in args.municipalities.split(",") if m.strip())
         session.flush()
-        audit(session, "cli", "counsellor.add", f"counsellor:{row.id}")
+        audit(session, CLI_ACTOR, "counsellor.add", f"counsellor:{row.id}")
         print(f"counsellor {row.id} saved")
     return 0
 
 
 def _remove(args: argparse.Namespace, settings: Settings) -> int:
-    db = Database(settings.database_url)
-    db.migrate()
-    with db.session() as session:
+    with admin_session(settings) as session:
         row = session.scalar(select(Counsellor).where(Counsellor.telegram_id == args.telegram_id))
         if row is None:
             print("no such counsellor")
             return 1
         row.active = False
-        audit(session, "cli", "counsellor.remove", f"counsellor:{row.id}")
+        audit(session, CLI_ACTOR, "counsellor.remove", f"counsellor:{row.id}")
     print("counsellor deactivated")
     return 0
 
 
 def _list(_args: argparse.Namespace, settings: Settings) -> int:
-    db = Database(settings.database_url)
-    db.migrate()
-    with db.sessions() as session:
+    with admin_session(settings, write=False) as session:
         for row in session.scalars(select(Counsellor).order_by(Counsellor.id)):
             state = "active" if row.active else "inactive"
             print(f"{row.id}\t{row.name}\t{row.languages}\t{row.municipalities}\t{state}")
@@ -99,9 +112,7 @@ def _list(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _audit(args: argparse.Namespace, settings: Settings) -> int:
-    db = Database(settings.database_url)
-    db.migrate()
-    with db.sessions() as session:
+    with admin_session(settings, write=False) as session:
         rows = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(args.limit)).all()
         for row in reversed(rows):
             print(f"{row.at:%Y-%m-%d %H:%M:%S}Z\t{row.actor}\t{row.action}\t{row.target or '-'}\t{row.details or ''}")

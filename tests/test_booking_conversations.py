@@ -198,7 +198,7 @@ def test_nothing_free_says_so_kindly_and_offers_a_way_on(world: World) -> None:
     assert client.buttons
 
 
-def test_the_limit_of_future_bookings(world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_the_limit_of_future_bookings(world: World, tmp_path: Path) -> None:
     counsellor = add_counsellor(world)
     for days in (2, 3, 4):
         add_slot(world, counsellor, timedelta(days=days))
@@ -210,8 +210,7 @@ def test_the_limit_of_future_bookings(world: World, monkeypatch: pytest.MonkeyPa
     client.send("/start book")
     assert t("sw", "booking.limit", max=2) in client.text
     # Configurable: one per family.
-    monkeypatch.setenv("BOOKING_MAX_FUTURE", "1")
-    strict = build_world(f"sqlite:///{tmp_path / 'strict.db'}", tmp_path)
+    strict = build_world(f"sqlite:///{tmp_path / 'strict.db'}", tmp_path, booking_max_future=1)
     add_slot(strict, add_counsellor(strict), timedelta(days=2))
     add_slot(strict, 1, timedelta(days=3))
     other = family(strict, "f2", "en")

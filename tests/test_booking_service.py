@@ -28,6 +28,7 @@ from bot.features.booking.service import (
     publish,
 )
 from bot.features.booking.slots import REMOTE, SlotError, SlotSpec
+from bot.settings import Settings
 from tests.conftest import make_settings
 from tests.fakes import KeywordNLU
 
@@ -54,10 +55,15 @@ class World:
         return self.services.db.session()
 
 
-def build_world(database_url: str, tmp_path: Path, *, clock: Clock | None = None, nlu: object | None = None) -> World:
+def build_world(
+    database_url: str, tmp_path: Path, *, clock: Clock | None = None, nlu: object | None = None, **settings: object
+) -> World:
+    """The core on a database; `settings` override Settings fields (e.g. booking_max_future=1)."""
     clock = clock or Clock()
     services = build_services(
-        make_settings(database_url, tmp_path), nlu=nlu or KeywordNLU(), clock=clock  # type: ignore[arg-type]
+        make_settings(database_url, tmp_path, **settings),
+        nlu=nlu or KeywordNLU(),  # type: ignore[arg-type]
+        clock=clock,
     )
     return World(services, build_conversation(services), clock)
 
@@ -182,6 +188,26 @@ def test_a_family_holds_at_most_the_configured_number_of_future_bookings(world: 
     world.clock.now = NOW + timedelta(days=1, hours=1)
     with world.services.db.sessions() as session:
         assert len(future_bookings(session, family, world.clock.now)) == 1
+
+
+def test_booking_settings_come_from_settings_and_a_dotenv_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("BOOKING_MAX_FUTURE", "BOOKING_CLOSE_HOURS", "BOOKING_REMINDER_HOURS"):
+        monkeypatch.delenv(name, raising=False)
+    assert BookingConfig.from_settings(Settings.from_env(env_file=tmp_path / "missing.env")) == BookingConfig()
+    env_file = tmp_path / ".env"
+    env_file.write_text("BOOKING_MAX_FUTURE=3\nBOOKING_CLOSE_HOURS=6\nBOOKING_REMINDER_HOURS=2.5\n", encoding="utf-8")
+    from_file = BookingConfig.from_settings(Settings.from_env(env_file=env_file))
+    assert from_file == BookingConfig(max_future=3, close_hours=6.0, reminder_hours=2.5)
+    monkeypatch.setenv("BOOKING_MAX_FUTURE", "4")  # the environment wins over the file
+    assert BookingConfig.from_settings(Settings.from_env(env_file=env_file)).max_future == 4
+    # The running feature reads the process's Settings (what `.env` and overrides say), not os.environ.
+    built = build_world(f"sqlite:///{tmp_path / 'configured.db'}", tmp_path, booking_reminder_hours=3.0)
+    try:
+        feature = built.services.features["booking"]
+        assert feature.config == BookingConfig(max_future=2, close_hours=12.0, reminder_hours=3.0)
+        assert feature.reminders.config.reminder_hours == 3.0
+    finally:
+        built.services.db.dispose()
 
 
 def test_moving_is_all_or_nothing(world: World) -> None:

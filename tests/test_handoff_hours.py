@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 
 import pytest
 
 from bot.features.handoff.config import HandoffConfig, OfficeHours
 from bot.features.handoff.office_hours import is_open, next_opening, realert_due
+from bot.settings import Settings
 from tests.handoff_support import HELSINKI
 
 HOURS = OfficeHours()
@@ -61,21 +63,47 @@ def test_holidays_are_not_working_days() -> None:
     assert not is_open(helsinki(2026, 12, 24, 10, 0), hours)
 
 
-def test_office_hours_and_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+def test_office_hours_and_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("OFFICE_HOURS", "mon,wed-thu 9:30-15")
     monkeypatch.setenv("HANDOFF_REALERT_MINUTES", "20")
     monkeypatch.setenv("STAFF_LANGUAGE", "en")
-    config = HandoffConfig.from_env(env_file=tmp_path / "missing.env")
+    missing = tmp_path / "missing.env"
+    config = HandoffConfig.from_settings(Settings.from_env(env_file=missing))
     assert config.office_hours.weekdays == frozenset({0, 2, 3})
     assert (config.office_hours.opens, config.office_hours.closes) == (time(9, 30), time(15, 0))
     assert config.realert_minutes == 20 and config.staff_language == "en"
     monkeypatch.setenv("STAFF_LANGUAGE", "de")
     with pytest.raises(ValueError):
-        HandoffConfig.from_env(env_file=tmp_path / "missing.env")
+        HandoffConfig.from_settings(Settings.from_env(env_file=missing))
     monkeypatch.delenv("OFFICE_HOURS")
     monkeypatch.delenv("STAFF_LANGUAGE")
-    assert HandoffConfig.from_env(env_file=tmp_path / "missing.env").office_hours == OfficeHours(holidays=frozenset())
+    assert HandoffConfig.from_settings(Settings.from_env(env_file=missing)).office_hours == OfficeHours(
+        holidays=frozenset()
+    )
     assert OfficeHours.parse("mon-fri 8-16", holidays="2026-12-06").holidays == frozenset({date(2026, 12, 6)})
+
+
+def test_a_dotenv_file_and_settings_overrides_reach_the_handoff_config(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("OFFICE_HOURS", "HOLIDAYS", "HANDOFF_REALERT_MINUTES", "STAFF_LANGUAGE", "TIMEZONE"):
+        monkeypatch.delenv(name, raising=False)
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "OFFICE_HOURS=tue-fri 09:00-15:30\nHOLIDAYS=2026-12-24\nHANDOFF_REALERT_MINUTES=30\nSTAFF_LANGUAGE=en\n",
+        encoding="utf-8",
+    )
+    config = HandoffConfig.from_settings(Settings.from_env(env_file=env_file))
+    assert config.office_hours.weekdays == frozenset({1, 2, 3, 4})
+    assert (config.office_hours.opens, config.office_hours.closes) == (time(9, 0), time(15, 30))
+    assert config.office_hours.holidays == frozenset({date(2026, 12, 24)})
+    assert (config.realert_minutes, config.staff_language) == (30, "en")
+    # The environment wins over the file, and an override wins over both.
+    monkeypatch.setenv("HANDOFF_REALERT_MINUTES", "45")
+    assert HandoffConfig.from_settings(Settings.from_env(env_file=env_file)).realert_minutes == 45
+    overridden = Settings.from_env(env_file=env_file, staff_language="ar", timezone="Europe/Moscow")
+    config = HandoffConfig.from_settings(overridden)
+    assert config.staff_language == "ar" and config.office_hours.timezone == "Europe/Moscow"
 
 
 def due(created: datetime, now: datetime, *, urgent: bool = False, last: datetime | None = None) -> bool:

@@ -73,7 +73,7 @@ async def bot_process(settings: Settings, api: FakeBotApi, clock: Clock) -> Asyn
     try:
         yield services, delivery
     finally:
-        delivery.lock.release()
+        services.leadership.release()
         await application.shutdown()
         services.db.dispose()
 
@@ -86,8 +86,12 @@ def add_subscribers(services: Services, group_id: str, count: int, *, first_chat
         services.features["groups"].ensure_seeded(session, services.clock())
         for index, chat in enumerate(chats):
             user = User(
-                channel="telegram", external_id=str(chat), language=LANGUAGES[index % 6],
-                consent_at=week_ago, created_at=week_ago, last_seen_at=week_ago,
+                channel="telegram",
+                external_id=str(chat),
+                language=LANGUAGES[index % 6],
+                consent_at=week_ago,
+                created_at=week_ago,
+                last_seen_at=week_ago,
             )
             session.add(user)
             session.flush()
@@ -143,9 +147,7 @@ async def test_planning_is_idempotent_and_every_due_reminder_is_sent_once(
         with services.db.session() as session:
             user_id = session.scalar(select(User.id).where(User.external_id == str(chats[0])))
             assert user_id is not None
-            notes = [
-                Message(f"test:{n}", user_id, "test", "groups.rsvp_question", due_at=clock.now) for n in range(3)
-            ]
+            notes = [Message(f"test:{n}", user_id, "test", "groups.rsvp_question", due_at=clock.now) for n in range(3)]
             assert queue(session, notes, clock.now) == 3
             assert queue(session, notes, clock.now) == 0
         assert (await delivery.drain_now()).sent == 3
@@ -288,11 +290,16 @@ async def test_only_one_process_sends(api: FakeBotApi, database_url: str, tmp_pa
     clock = Clock(MONDAY_EVENING)
     settings = make_settings(database_url, tmp_path)
     async with bot_process(settings, api, clock) as (services, first):
-        add_subscribers(services, "kemi-mothers", 2)
+        chats = add_subscribers(services, "kemi-mothers", 2)
         async with bot_process(settings, api, clock) as (_services, second):
             assert await first.tick()
             assert not await second.tick(), "the scheduler lock is taken"
-        assert (await first.drain_now()).sent == 2
+            assert (await first.drain_now()).sent == 2
+            services.leadership.release()  # the leader stops: the other process leads from its next tick
+            assert await second.tick()
+            assert not await first.tick()
+            assert (await second.drain_now()).sent == 0, "nothing is sent twice"
+        assert sent_per_chat(api) == {chat: 1 for chat in chats}
 
 
 def test_reminders_are_elapsed_hours_before_even_across_the_dst_change(database_url: str, tmp_path: Path) -> None:
@@ -302,11 +309,22 @@ def test_reminders_are_elapsed_hours_before_even_across_the_dst_change(database_
         groups = services.features["groups"]
         sunday = datetime(2026, 3, 29, 9, 0, tzinfo=UTC)  # 12:00 summer time
         with services.db.session() as session:
-            session.add(Group(
-                id="dst-sunday", names={"en": "Sunday group"}, municipality="kemi", address="x", how_to_find={},
-                weekday=6, start_time="12:00", duration_minutes=60, audience="everyone", languages="fi",
-                active_from=date(2026, 3, 1), active_until=date(2026, 4, 30),
-            ))
+            session.add(
+                Group(
+                    id="dst-sunday",
+                    names={"en": "Sunday group"},
+                    municipality="kemi",
+                    address="x",
+                    how_to_find={},
+                    weekday=6,
+                    start_time="12:00",
+                    duration_minutes=60,
+                    audience="everyone",
+                    languages="fi",
+                    active_from=date(2026, 3, 1),
+                    active_until=date(2026, 4, 30),
+                )
+            )
             user = User(channel="telegram", external_id="1", language="en", consent_at=sunday - timedelta(days=9))
             session.add(user)
             session.flush()
@@ -357,8 +375,7 @@ async def test_a_cancellation_reaches_every_subscriber_at_once(
                 .order_by(Occurrence.starts_at)
             )
             assert occurrence is not None
-        delivery: Delivery = services.features["outbox"]
-        await api.wait_for(lambda: delivery.lock.held, timeout=5)  # the first tick ran: this is the scheduler
+        await api.wait_for(lambda: services.leadership.is_leader, timeout=5)  # the first tick ran: it leads
         await asyncio.sleep(0.2)
         started = time.monotonic()
         await api.user_says(COUNSELLOR, f"/cancel_occurrence {occurrence.id} holiday", chat_id=STAFF_CHAT)
@@ -371,4 +388,3 @@ async def test_a_cancellation_reaches_every_subscriber_at_once(
         staff_reply = await api.wait_for(lambda: [s for s in api.sent if s.chat_id == STAFF_CHAT])
         assert "5 subscriber(s)" in staff_reply[-1].text
         assert sent_per_chat(api) == {**{chat: 1 for chat in chats}, STAFF_CHAT: 1}
-

@@ -406,6 +406,42 @@ async def test_the_retention_job_deletes_old_texts_when_run(make_client) -> None
         assert session.get(InboxUpdate, 32) is not None
 
 
+async def test_the_retention_job_waits_while_another_process_leads(make_client) -> None:
+    """Every worker has the job; only the scheduler lock's holder deletes (another worker holds it here)."""
+    from telegram.ext import ApplicationBuilder
+
+    from bot.leader import Leadership
+
+    client = telegram_client(make_client)
+    services = services_of(client)
+    onboard(client)
+    with services.db.session() as session:
+        user_id = session.scalar(select(User.id))
+        session.add(
+            MessageLog(
+                user_id=user_id, direction="in", text="ancient", created_at=services.clock() - timedelta(days=200)
+            )
+        )
+    other_worker = Leadership(services.db)  # its own lock handle, as another process would have
+    assert other_worker.try_acquire()
+    application = ApplicationBuilder().token("123456:TEST-token").build()
+    for hook in services.registry.telegram_hooks:
+        if getattr(hook, "__qualname__", "").endswith("retention_job_hook"):
+            hook(application, None)
+    (job,) = application.job_queue.get_jobs_by_name("privacy-retention")
+    try:
+        await job.run(application)
+        with services.db.sessions() as session:
+            assert "ancient" in session.scalars(select(MessageLog.text)).all(), "a follower deletes nothing"
+        other_worker.release()  # the leader is gone: the next run here takes over
+        await job.run(application)
+        with services.db.sessions() as session:
+            assert "ancient" not in session.scalars(select(MessageLog.text)).all()
+    finally:
+        other_worker.release()
+        services.leadership.release()
+
+
 # ---------------------------------------------------------------------- the command line
 @dataclass
 class CliResult:

@@ -48,6 +48,9 @@ class Registry:
     menu_commands: list[str] = field(default_factory=lambda: ["start", "menu", "language", "help"])
     # Called with (application, channel) when the Telegram application is built: jobs, extra handlers.
     telegram_hooks: list[Callable[[Any, Any], None]] = field(default_factory=list)
+    # Gauges for /metrics whose value lives in the database: name → (help text, read(session) → value),
+    # read at every scrape (e.g. open tickets). Names follow Prometheus rules (`aito_…`).
+    gauges: dict[str, tuple[str, Callable[[Any], float]]] = field(default_factory=dict)
     # Content checks for `python -m bot content check`: each returns problems as `file: message` lines.
     checks: list[Callable[[], list[str]]] = field(default_factory=list)
     # Privacy (GDPR art. 15/20 and 17): each feature exports and erases its own rows of a user.

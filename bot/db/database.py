@@ -11,13 +11,14 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATION_LOCK_KEY = 0x41_49_54_4D  # "AITM": not the scheduler's lock (bot/leader.py)
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -96,6 +97,10 @@ class Database:
     def migrate(self) -> None:
         """Bring the schema up to date (all feature branches)."""
         with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Several workers start at once: one migrates, the others wait here (the lock ends with
+                # this transaction) and then find the schema up to date, instead of failing on CREATE TABLE.
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             config = alembic_config(self.url)
             config.attributes["connection"] = connection
             command.upgrade(config, "heads")

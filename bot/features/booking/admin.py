@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.db.database import Database
 from bot.db.models import Counsellor, User
 from bot.features.booking.models import Slot
 from bot.features.booking.present import when_text
@@ -38,7 +37,7 @@ from bot.features.booking.slots import (
     recurring_starts,
 )
 from bot.settings import Settings
-from bot.staff import audit
+from bot.staff import CLI_ACTOR, admin_session, audit
 
 
 def add_admin_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -77,12 +76,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _database(settings: Settings) -> Database:
-    db = Database(settings.database_url)
-    db.migrate()
-    return db
-
-
 def _counsellors(session: Session) -> dict[int, Counsellor]:
     rows = session.scalars(select(Counsellor).where(Counsellor.active.is_(True)))
     return {row.telegram_id: row for row in rows}
@@ -103,7 +96,7 @@ def _publish_all(
             continue
         if new:
             created += 1
-            audit(session, "cli", "slot.publish", f"slot:{slot.id}", via="cli")
+            audit(session, CLI_ACTOR, "slot.publish", f"slot:{slot.id}", via="cli")
         else:
             existing += 1
     return created, existing, problems
@@ -117,8 +110,7 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     now, tz = _now(), ZoneInfo(settings.timezone)
     rows, problems = parse_slots_csv(content, tz=tz, now=now)
-    db = _database(settings)
-    with db.session() as session:
+    with admin_session(settings) as session:
         counsellors = _counsellors(session)
         items = []
         for row in rows:
@@ -140,7 +132,7 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
             session.rollback()
             print(f"{args.path}: {len(items)} slot(s) are valid (dry run: nothing saved)")
             return 0
-        audit(session, "cli", "slots.import", None, created=created, existing=existing)
+        audit(session, CLI_ACTOR, "slots.import", None, created=created, existing=existing)
     print(f"{created} slot(s) added, {existing} already there")
     return 0
 
@@ -160,8 +152,7 @@ def run_recurring(args: argparse.Namespace, settings: Settings) -> int:
         print(error)
         return 2
     languages = tuple(code.strip() for code in args.languages.split(",") if code.strip())
-    db = _database(settings)
-    with db.session() as session:
+    with admin_session(settings) as session:
         counsellor = _counsellors(session).get(args.counsellor)
         if counsellor is None:
             print(f"no active counsellor with Telegram id {args.counsellor} (add one: admin counsellor add)")
@@ -192,7 +183,7 @@ def run_recurring(args: argparse.Namespace, settings: Settings) -> int:
                 print(when_text("en", _preview(spec), tz))
             print(f"{len(specs)} slot(s) would be added (dry run: nothing saved)")
             return 0
-        audit(session, "cli", "slots.recurring", f"counsellor:{counsellor.id}", created=created, existing=existing)
+        audit(session, CLI_ACTOR, "slots.recurring", f"counsellor:{counsellor.id}", created=created, existing=existing)
     print(f"{created} slot(s) added, {existing} already there")
     return 0
 
@@ -208,8 +199,7 @@ def _preview(spec: SlotSpec) -> Slot:
 
 def run_list(args: argparse.Namespace, settings: Settings) -> int:
     now, tz = _now(), ZoneInfo(settings.timezone)
-    db = _database(settings)
-    with db.sessions() as session:
+    with admin_session(settings, write=False) as session:
         query = select(Slot).where(Slot.starts_at > now).order_by(Slot.starts_at)
         if not args.all:
             query = query.where(Slot.status == "open")
@@ -224,17 +214,16 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_cancel(args: argparse.Namespace, settings: Settings) -> int:
     now = _now()
-    db = _database(settings)
-    with db.session() as session:
+    with admin_session(settings) as session:
         slot, booking = cancel_slot(session, args.slot_id, now=now)
         if slot is None:
             print("no open slot with that id")
             return 1
         if booking is not None:
-            reminders = BookingReminders(BookingConfig.from_env())
+            reminders = BookingReminders(BookingConfig.from_settings(settings))
             reminders.cancel(session, booking)
             # Sent by the running bot's delivery engine, in the family's language.
             reminders.family_cancelled(session, booking, now)
-        audit(session, "cli", "slot.cancel", f"slot:{slot.id}", booked=booking is not None)
+        audit(session, CLI_ACTOR, "slot.cancel", f"slot:{slot.id}", booked=booking is not None)
     print("slot cancelled" + ("; the family will be told and offered a new time" if booking is not None else ""))
     return 0

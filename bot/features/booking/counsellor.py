@@ -10,8 +10,9 @@ st_slot (the slot opened from the list).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from bot.core.context import Context, Option
 from bot.core.registry import Registry
@@ -32,6 +33,8 @@ FIRST_HOUR, LAST_HOUR = 8, 18
 LENGTHS = (30, 45, 60, 90)
 MAX_PLACE = 200
 REFUSED = "main.menu"
+STAFF_MENU = "booking.staff"
+T = TypeVar("T")
 
 
 def current_counsellor(ctx: Context) -> Counsellor | None:
@@ -54,27 +57,45 @@ def register_counsellor(registry: Registry, feature: BookingFeature) -> None:
         ctx.say(ctx.t("errors.unknown_command"))
         return REFUSED if ctx.user.language else "onboarding.language"
 
+    def staff(ctx: Context, action: str = "slots.refused") -> Counsellor | str:
+        """The guard of every staff step: the counsellor writing, or (refused, audited as `action`) the
+        step to go to. Checked on each step, not once: a counsellor may be removed mid-way."""
+        counsellor = current_counsellor(ctx)
+        return counsellor if counsellor is not None else refuse(ctx, action)
+
+    def staff_with(
+        ctx: Context, action: str, load: Callable[[Context, Counsellor], T | None]
+    ) -> tuple[Counsellor, T] | str:
+        """`staff`, then what the step works on (`load`: the counsellor's own slot, the slot being
+        published); when that is gone or incomplete, back to the staff menu."""
+        counsellor = staff(ctx, action)
+        if isinstance(counsellor, str):
+            return counsellor
+        loaded = load(ctx, counsellor)
+        return (counsellor, loaded) if loaded is not None else STAFF_MENU
+
     @registry.command("slots")
     def slots_command(ctx: Context, _argument: str) -> str:
-        counsellor = current_counsellor(ctx)
-        if counsellor is None:
-            return refuse(ctx, "slots.refused")
+        counsellor = staff(ctx)
+        if isinstance(counsellor, str):
+            return counsellor
         if ctx.user.language is None:
             # Staff skip the families' onboarding; without a language, typed times would meet its gate.
             ctx.user.language = notify.counsellor_language(ctx.session, counsellor)
         reset(ctx)
-        return "booking.staff"
+        return STAFF_MENU
 
     @registry.action("staff_guard")
     def staff_guard(ctx: Context) -> str | None:
-        return None if current_counsellor(ctx) is not None else refuse(ctx, "slots.refused")
+        refused = staff(ctx)
+        return refused if isinstance(refused, str) else None
 
     # ------------------------------------------------------------------ overview
     @registry.action("staff_overview")
     def staff_overview(ctx: Context) -> str | None:
-        counsellor = current_counsellor(ctx)
-        if counsellor is None:
-            return refuse(ctx, "slots.refused")
+        counsellor = staff(ctx)
+        if isinstance(counsellor, str):
+            return counsellor
         reset(ctx)
         slots = counsellor_slots(ctx.session, counsellor.id, ctx.now, limit=12)
         if not slots:
@@ -109,8 +130,8 @@ def register_counsellor(registry: Registry, feature: BookingFeature) -> None:
 
     @registry.action("staff_set_day")
     def staff_set_day(ctx: Context, choice: str) -> str | None:
-        if current_counsellor(ctx) is None:
-            return refuse(ctx, "slots.refused")
+        if isinstance(refused := staff(ctx), str):
+            return refused
         ctx.set_var("st_day", choice)
         return None
 
@@ -135,8 +156,8 @@ def register_counsellor(registry: Registry, feature: BookingFeature) -> None:
         return options
 
     def set_start(ctx: Context, at: time) -> str | None:
-        if current_counsellor(ctx) is None:
-            return refuse(ctx, "slots.refused")
+        if isinstance(refused := staff(ctx), str):
+            return refused
         instant = start_instant(ctx, at)
         if instant is None or instant <= ctx.now:
             ctx.say(ctx.t("booking.staff_past"))
@@ -166,8 +187,8 @@ def register_counsellor(registry: Registry, feature: BookingFeature) -> None:
 
     @registry.action("staff_set_mode")
     def staff_set_mode(ctx: Context, mode: str) -> str | None:
-        if current_counsellor(ctx) is None:
-            return refuse(ctx, "slots.refused")
+        if isinstance(refused := staff(ctx), str):
+            return refused
         ctx.set_var("st_mode", mode)
         if mode != "in_person":
             ctx.pop_var("st_mun")
@@ -205,8 +226,8 @@ def register_counsellor(registry: Registry, feature: BookingFeature) -> None:
 
     @registry.input("staff_typed_place")
     def staff_typed_place(ctx: Context, text: str) -> str | None:
-        if current_counsellor(ctx) is None:
-            return refuse(ctx, "slots.refused")
+        if isinstance(refused := staff(ctx), str):
+            return refused
         ctx.set_var("st_place", " ".join(text.split())[:MAX_PLACE] or None)
         return "booking.staff_confirm"
 
@@ -238,15 +259,16 @@ def register_counsellor(registry: Registry, feature: BookingFeature) -> None:
 
     @registry.action("staff_summary")
     def staff_summary(ctx: Context) -> str | None:
-        counsellor = current_counsellor(ctx)
-        if counsellor is None:
-            return refuse(ctx, "slots.refused")
-        wanted = spec(ctx, counsellor)
-        if wanted is None:
-            return "booking.staff"
+        found = staff_with(ctx, "slots.refused", spec)
+        if isinstance(found, str):
+            return found
+        _counsellor, wanted = found
         preview = Slot(
-            starts_at=wanted.starts_at, minutes=wanted.minutes, mode=wanted.mode,
-            municipality=wanted.municipality, place=wanted.place,
+            starts_at=wanted.starts_at,
+            minutes=wanted.minutes,
+            mode=wanted.mode,
+            municipality=wanted.municipality,
+            place=wanted.place,
         )
         ctx.say(
             ctx.t(
@@ -260,12 +282,10 @@ def register_counsellor(registry: Registry, feature: BookingFeature) -> None:
 
     @registry.action("staff_publish")
     def staff_publish(ctx: Context) -> str:
-        counsellor = current_counsellor(ctx)
-        if counsellor is None:
-            return refuse(ctx, "slot.publish.refused")
-        wanted = spec(ctx, counsellor)
-        if wanted is None:
-            return "booking.staff"
+        found = staff_with(ctx, "slot.publish.refused", spec)
+        if isinstance(found, str):
+            return found
+        counsellor, wanted = found
         if wanted.starts_at <= ctx.now:
             ctx.say(ctx.t("booking.staff_past"))
             return "booking.staff_start"
@@ -287,8 +307,8 @@ def register_counsellor(registry: Registry, feature: BookingFeature) -> None:
         counsellor = current_counsellor(ctx)
         if counsellor is None:
             return []
-        return [Option(str(slot.id), slot_line(ctx, slot)) for slot in counsellor_slots(ctx.session, counsellor.id,
-                                                                                         ctx.now)]
+        slots = counsellor_slots(ctx.session, counsellor.id, ctx.now)
+        return [Option(str(slot.id), slot_line(ctx, slot)) for slot in slots]
 
     @registry.action("staff_pick_slot")
     def staff_pick_slot(ctx: Context, choice: str) -> None:
@@ -303,12 +323,10 @@ def register_counsellor(registry: Registry, feature: BookingFeature) -> None:
 
     @registry.action("staff_show_slot")
     def staff_show_slot(ctx: Context) -> str | None:
-        counsellor = current_counsellor(ctx)
-        if counsellor is None:
-            return refuse(ctx, "slots.refused")
-        slot = own_slot(ctx, counsellor)
-        if slot is None:
-            return "booking.staff"
+        found = staff_with(ctx, "slots.refused", own_slot)
+        if isinstance(found, str):
+            return found
+        _counsellor, slot = found
         lines = [
             ctx.t(
                 "booking.staff_slot",
@@ -336,12 +354,10 @@ def register_counsellor(registry: Registry, feature: BookingFeature) -> None:
 
     @registry.action("staff_ask_cancel")
     def staff_ask_cancel(ctx: Context) -> str | None:
-        counsellor = current_counsellor(ctx)
-        if counsellor is None:
-            return refuse(ctx, "slots.refused")
-        slot = own_slot(ctx, counsellor)
-        if slot is None:
-            return "booking.staff"
+        found = staff_with(ctx, "slots.refused", own_slot)
+        if isinstance(found, str):
+            return found
+        _counsellor, slot = found
         booked = active_booking_of(ctx.session, slot.id) is not None
         key = "booking.staff_cancel_booked" if booked else "booking.staff_cancel_free"
         ctx.say(ctx.t(key, when=present.when_text(ctx.language, slot, tz)))
@@ -349,18 +365,14 @@ def register_counsellor(registry: Registry, feature: BookingFeature) -> None:
 
     @registry.action("staff_cancel_slot")
     def staff_cancel_slot(ctx: Context) -> str:
-        counsellor = current_counsellor(ctx)
-        if counsellor is None:
-            return refuse(ctx, "slot.cancel.refused")
-        slot = own_slot(ctx, counsellor)
-        if slot is None:
-            return "booking.staff"
+        found = staff_with(ctx, "slot.cancel.refused", own_slot)
+        if isinstance(found, str):
+            return found
+        counsellor, slot = found
         cancelled, booking = cancel_slot(ctx.session, slot.id, now=ctx.now)
         if cancelled is None:
-            return "booking.staff"
-        audit(
-            ctx.session, actor_label(counsellor), "slot.cancel", f"slot:{slot.id}", booked=booking is not None
-        )
+            return STAFF_MENU
+        audit(ctx.session, actor_label(counsellor), "slot.cancel", f"slot:{slot.id}", booked=booking is not None)
         if booking is not None:
             feature.reminders.cancel(ctx.session, booking)
             message = notify.to_family_cancelled(ctx.session, texts, tz, booking)
@@ -369,4 +381,4 @@ def register_counsellor(registry: Registry, feature: BookingFeature) -> None:
             ctx.say(ctx.t("booking.staff_cancelled_family"))
         else:
             ctx.say(ctx.t("booking.staff_cancelled"))
-        return "booking.staff"
+        return STAFF_MENU

@@ -34,7 +34,7 @@ class BookingFeature:
 
 
 def register(registry: Registry, services: Services) -> None:
-    config = BookingConfig.from_env()
+    config = BookingConfig.from_settings(services.settings)
     feature = BookingFeature(
         texts=services.texts,
         tz=ZoneInfo(services.settings.timezone),

@@ -14,15 +14,12 @@ or not at all. Concurrency:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from dotenv import dotenv_values
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -39,6 +36,7 @@ from bot.features.booking.slots import (
     check_spec,
     overlaps,
 )
+from bot.settings import Settings
 
 ACTIVE_SLOT_INDEX = "uq_bookings_active_slot"
 TOPICS: tuple[str, ...] = ("family", "school", "health", "wellbeing", "money", "housing", "work", "other")
@@ -46,11 +44,12 @@ TOPICS: tuple[str, ...] = ("family", "school", "health", "wellbeing", "money", "
 
 @dataclass(frozen=True)
 class BookingConfig:
-    """The booking feature's settings, from the environment (or `.env`), with the issue's defaults.
+    """The booking feature's settings (`Settings.booking_*`, i.e. BOOKING_MAX_FUTURE, BOOKING_CLOSE_HOURS,
+    BOOKING_REMINDER_HOURS), with the issue's defaults.
 
-    BOOKING_MAX_FUTURE      future bookings one family may hold (2)
-    BOOKING_CLOSE_HOURS     slots starting within this many hours are no longer offered (12)
-    BOOKING_REMINDER_HOURS  the reminder goes this many hours before the meeting (24)
+    max_future      future bookings one family may hold (2)
+    close_hours     slots starting within this many hours are no longer offered (12)
+    reminder_hours  the reminder goes this many hours before the meeting (24)
     """
 
     max_future: int = 2
@@ -58,19 +57,11 @@ class BookingConfig:
     reminder_hours: float = 24.0
 
     @classmethod
-    def from_env(cls, env_file: Path | None = None) -> BookingConfig:
-        path = env_file if env_file is not None else Path.cwd() / ".env"
-        file_values = dotenv_values(path) if path.is_file() else {}
-
-        def get(name: str) -> str | None:
-            value = os.environ.get(name)
-            return value if value is not None else file_values.get(name)
-
-        defaults = cls()
+    def from_settings(cls, settings: Settings) -> BookingConfig:
         return cls(
-            max_future=int(get("BOOKING_MAX_FUTURE") or defaults.max_future),
-            close_hours=float(get("BOOKING_CLOSE_HOURS") or defaults.close_hours),
-            reminder_hours=float(get("BOOKING_REMINDER_HOURS") or defaults.reminder_hours),
+            max_future=settings.booking_max_future,
+            close_hours=settings.booking_close_hours,
+            reminder_hours=settings.booking_reminder_hours,
         )
 
 
@@ -281,9 +272,7 @@ def publish(session: Session, counsellor: Counsellor, spec: SlotSpec, *, now: da
     slot of the same counsellor.
     """
     check_spec(spec, now)
-    same = session.scalar(
-        select(Slot).where(Slot.counsellor_id == counsellor.id, Slot.starts_at == spec.starts_at)
-    )
+    same = session.scalar(select(Slot).where(Slot.counsellor_id == counsellor.id, Slot.starts_at == spec.starts_at))
     if same is not None and same.status == "open":
         if (same.minutes, same.mode, same.municipality) == (spec.minutes, spec.mode, spec.municipality):
             return same, False

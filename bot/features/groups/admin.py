@@ -1,4 +1,5 @@
-"""`python -m bot admin …` for groups: import the groups file, list, cancel or move a meeting, RSVP counts, QR codes.
+"""`python -m bot admin …` for groups: import the groups file, list, cancel or move a meeting, RSVP counts, the
+head count of a meeting (`attendance`), QR codes.
 
 Cancellations and moves made here are queued in the database; the running bot sends the notices on its
 next tick (every few seconds).
@@ -14,20 +15,21 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot import timefmt
-from bot.db.database import Database
 from bot.features.groups.catalog import CatalogError, import_catalog, load_catalog
 from bot.features.groups.models import Group, Occurrence
 from bot.features.groups.occurrences import (
+    MAX_ATTENDED,
     OccurrenceError,
     cancel_occurrence,
     ensure_occurrences,
     move_occurrence,
+    record_attendance,
     rsvp_counts,
 )
 from bot.features.groups.schedule import local_start, parse_clock
 from bot.features.groups.staff_commands import parse_day
 from bot.settings import Settings
-from bot.staff import audit
+from bot.staff import CLI_ACTOR, admin_session, audit
 
 DEEP_LINK = "https://t.me/{username}?start=group-{group_id}"
 
@@ -40,6 +42,9 @@ def add_admin_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
     listing = sub.add_parser("occurrences", help="list the group meetings of the next days, with their numbers")
     listing.add_argument("--group", default=None, help="only this group id")
     listing.add_argument("--days", type=int, default=28)
+    listing.add_argument(
+        "--past", type=int, default=0, metavar="DAYS", help="also the meetings that ended in the last DAYS days"
+    )
     listing.set_defaults(handler=run_list)
 
     cancel = sub.add_parser("cancel-occurrence", help="cancel one meeting; subscribers are told at once")
@@ -57,18 +62,19 @@ def add_admin_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
     rsvps.add_argument("occurrence", type=int)
     rsvps.set_defaults(handler=run_rsvps)
 
+    attendance = sub.add_parser(
+        "attendance", help="record how many came to a meeting (a head count; a new count replaces the earlier one)"
+    )
+    attendance.add_argument("occurrence", type=int, help="the meeting's number (see `admin occurrences --past 14`)")
+    attendance.add_argument("count", type=int, help=f"adults and children together, 0 … {MAX_ATTENDED}")
+    attendance.set_defaults(handler=run_attendance)
+
     qr = sub.add_parser("qr", help="a QR code (PNG) that subscribes a phone to a group, for a poster")
     qr.add_argument("group_id")
     qr.add_argument("--out", type=Path, default=None, help="the PNG file (default: qr-<group-id>.png)")
     qr.add_argument("--bot-username", default=None, help="the bot's @username (default: asked from Telegram)")
     qr.add_argument("--scale", type=int, default=10)
     qr.set_defaults(handler=run_qr)
-
-
-def _database(settings: Settings) -> Database:
-    db = Database(settings.database_url)
-    db.migrate()
-    return db
 
 
 def _now() -> datetime:
@@ -83,12 +89,16 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
         print(error)
         print("nothing was imported")
         return 1
-    db = _database(settings)
     zone = ZoneInfo(settings.timezone)
-    with db.session() as session:
+    with admin_session(settings) as session:
         result = import_catalog(session, catalog, _now(), zone)
         audit(
-            session, "cli", "groups.import", None, added=len(result.added), updated=len(result.updated),
+            session,
+            CLI_ACTOR,
+            "groups.import",
+            None,
+            added=len(result.added),
+            updated=len(result.updated),
             deactivated=len(result.deactivated),
         )
     for label, ids in (
@@ -106,38 +116,38 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_list(args: argparse.Namespace, settings: Settings) -> int:
-    db = _database(settings)
     zone = ZoneInfo(settings.timezone)
     now = _now()
-    with db.session() as session:
+    with admin_session(settings) as session:
         for group in session.scalars(select(Group).where(Group.active.is_(True))):
             ensure_occurrences(session, group, now, zone)
         query = select(Occurrence).where(
-            Occurrence.ends_at > now, Occurrence.starts_at < now + timedelta(days=args.days)
+            Occurrence.ends_at > now - timedelta(days=max(0, args.past)),
+            Occurrence.starts_at < now + timedelta(days=args.days),
         )
         if args.group:
             query = query.where(Occurrence.group_id == args.group)
         rows = session.scalars(query.order_by(Occurrence.starts_at)).all()
-        print("number\twhen (local)\tgroup\tstatus\tcoming\tcan't come\tsubscribers")
+        print("number\twhen (local)\tgroup\tstatus\tcoming\tcan't come\tsubscribers\tattended")
         for row in rows:
             counts = rsvp_counts(session, row)
             when = timefmt.format_datetime("en", row.starts_at, zone)
+            attended = "-" if row.attended is None else row.attended  # "-": not recorded (0 means nobody came)
             print(
                 f"{row.id}\t{when}\t{row.group_id}\t{row.status}\t{counts.coming}\t{counts.not_coming}\t"
-                f"{counts.subscribers}"
+                f"{counts.subscribers}\t{attended}"
             )
     return 0
 
 
 def run_cancel(args: argparse.Namespace, settings: Settings) -> int:
-    db = _database(settings)
-    with db.session() as session:
+    with admin_session(settings) as session:
         occurrence = session.get(Occurrence, args.occurrence)
         if occurrence is None:
             print("no such meeting; see `python -m bot admin occurrences`")
             return 1
         try:
-            told = cancel_occurrence(session, occurrence, args.reason, "cli", _now())
+            told = cancel_occurrence(session, occurrence, args.reason, CLI_ACTOR, _now())
         except OccurrenceError as error:
             print(_problem(error))
             return 1
@@ -154,14 +164,13 @@ def run_move(args: argparse.Namespace, settings: Settings) -> int:
     except (ValueError, IndexError):
         print('write the new time like "2026-12-10 17:00"')
         return 2
-    db = _database(settings)
-    with db.session() as session:
+    with admin_session(settings) as session:
         occurrence = session.get(Occurrence, args.occurrence)
         if occurrence is None:
             print("no such meeting; see `python -m bot admin occurrences`")
             return 1
         try:
-            told = move_occurrence(session, occurrence, local_start(day, clock, zone), args.reason, "cli", _now())
+            told = move_occurrence(session, occurrence, local_start(day, clock, zone), args.reason, CLI_ACTOR, _now())
         except OccurrenceError as error:
             print(_problem(error))
             return 1
@@ -170,15 +179,36 @@ def run_move(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_rsvps(args: argparse.Namespace, settings: Settings) -> int:
-    db = _database(settings)
-    with db.session() as session:
+    with admin_session(settings) as session:
         occurrence = session.get(Occurrence, args.occurrence)
         if occurrence is None:
             print("no such meeting; see `python -m bot admin occurrences`")
             return 1
         counts = rsvp_counts(session, occurrence)
-        audit(session, "cli", "groups.rsvps", f"occurrence:{occurrence.id}")
+        audit(session, CLI_ACTOR, "groups.rsvps", f"occurrence:{occurrence.id}")
     print(f"coming: {counts.coming}\ncan't come: {counts.not_coming}\nsubscribers: {counts.subscribers}")
+    return 0
+
+
+def run_attendance(args: argparse.Namespace, settings: Settings) -> int:
+    if not 0 <= args.count <= MAX_ATTENDED:
+        print(f"the count must be a whole number from 0 to {MAX_ATTENDED} (adults and children together)")
+        return 2
+    zone = ZoneInfo(settings.timezone)
+    with admin_session(settings) as session:
+        occurrence = session.get(Occurrence, args.occurrence)
+        if occurrence is None:
+            print("no such meeting; see `python -m bot admin occurrences --past 14`")
+            return 1
+        try:
+            previous = record_attendance(session, occurrence, args.count, CLI_ACTOR, _now())
+        except OccurrenceError as error:
+            print(_problem(error))
+            return 1
+        when = timefmt.format_datetime("en", occurrence.starts_at, zone)
+        group_id = occurrence.group_id
+    was = f" (was {previous})" if previous is not None and previous != args.count else ""
+    print(f"meeting {args.occurrence} ({when}, {group_id}): {args.count} came{was}; saved")
     return 0
 
 
@@ -189,8 +219,7 @@ def run_qr(args: argparse.Namespace, settings: Settings) -> int:
     if not username:
         print("give --bot-username (or set TELEGRAM_BOT_TOKEN so that it can be asked from Telegram)")
         return 2
-    db = _database(settings)
-    with db.sessions() as session:
+    with admin_session(settings, write=False) as session:
         group = session.get(Group, args.group_id)
     if group is None:
         print("no such group; run `python -m bot admin import-groups` first")
@@ -220,4 +249,7 @@ def _problem(error: OccurrenceError) -> str:
     return {
         "groups.staff.already_cancelled": "that meeting is already cancelled",
         "groups.staff.in_the_past": "that time is in the past",
+        "groups.staff.attended_bad_count": f"the count must be a whole number from 0 to {MAX_ATTENDED}",
+        "groups.staff.attended_not_started": "that meeting has not started yet",
+        "groups.staff.attended_cancelled": "that meeting was cancelled: there is nothing to count",
     }.get(error.key, error.key)

@@ -1,4 +1,4 @@
-"""Group meetings as data: groups, their occurrences, who subscribed, and who said they are coming.
+"""Group meetings as data: groups, their occurrences, who subscribed, who said they are coming, and how many came.
 
 The database is the source of truth for scheduling (SPEC reliability notes): occurrences are rows, so a
 cancelled or moved meeting, an RSVP and the reminders planned for it all refer to one stable id.
@@ -82,6 +82,9 @@ class Occurrence(Base):
     changed_at: Mapped[datetime | None]
     # Reminder kind → the time up to which subscriptions were considered (see the planner).
     planned: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # How many came (adults and children together), entered by the counsellor who led the meeting; None until
+    # then. A head count only: who came is personal data the project does not need. Who entered it is audited.
+    attended: Mapped[int | None] = mapped_column(Integer)
 
     @property
     def happening(self) -> bool:
@@ -104,7 +107,7 @@ class Subscription(Base):
 
 
 class Rsvp(Base):
-    """"Coming" or "can't come" for one occurrence. Staff see only counts."""
+    """An answer, "coming" or "can't come", for one occurrence. Staff see only counts."""
 
     __tablename__ = "group_rsvps"
     __table_args__ = (UniqueConstraint("occurrence_id", "user_id"),)

@@ -1,4 +1,5 @@
-"""Occurrences: generated from each group's schedule, and cancelled or moved by staff (with notices)."""
+"""Occurrences: generated from each group's schedule, cancelled or moved by staff (with notices), and the head
+count of each meeting once it has started."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from bot.staff import audit
 
 HORIZON = timedelta(days=70)  # how far ahead meetings exist as rows (lists, RSVPs, calendar exceptions)
 REASON_CODES = ("holiday", "illness", "weather", "other")
+MAX_ATTENDED = 500  # more than any room the groups meet in: a larger number is a typing mistake
 
 
 def schedule_of(group: Group) -> WeeklySchedule:
@@ -49,7 +51,7 @@ def occurrence_ref(occurrence_id: int) -> str:
 
 
 def rsvp_row(occurrence_id: int) -> list[tuple[str, str]]:
-    """"Coming" / "can't come": payloads of the `groups.reminder` step, checked again when pressed."""
+    """The "coming" / "can't come" buttons: payloads of the `groups.reminder` step, checked again when pressed."""
     return [
         ("groups.rsvp_yes", f"groups.reminder:y{occurrence_id}"),
         ("groups.rsvp_no", f"groups.reminder:n{occurrence_id}"),
@@ -160,9 +162,9 @@ def rsvp_counts(session: Session, occurrence: Occurrence) -> RsvpCounts:
         ).all()
     )
     subscribers = session.scalar(
-        select(func.count()).select_from(Subscription).where(
-            Subscription.group_id == occurrence.group_id, Subscription.active.is_(True)
-        )
+        select(func.count())
+        .select_from(Subscription)
+        .where(Subscription.group_id == occurrence.group_id, Subscription.active.is_(True))
     )
     return RsvpCounts(int(answers.get(COMING, 0)), int(answers.get(NOT_COMING, 0)), int(subscribers or 0))
 
@@ -182,8 +184,16 @@ class OccurrenceError(ValueError):
 
 
 def _notices(
-    session: Session, group: Group, occurrence: Occurrence, *, kind: str, key: str, values: dict[str, object],
-    now: datetime, expires_at: datetime, with_rsvp: bool,
+    session: Session,
+    group: Group,
+    occurrence: Occurrence,
+    *,
+    kind: str,
+    key: str,
+    values: dict[str, object],
+    now: datetime,
+    expires_at: datetime,
+    with_rsvp: bool,
 ) -> list[Message]:
     buttons: list[list[tuple[str, str]]] = []
     if with_rsvp:
@@ -225,13 +235,25 @@ def cancel_occurrence(session: Session, occurrence: Occurrence, reason: str, act
         "next": moment(following.starts_at) if following else nested("groups.no_meeting_planned"),
     }
     messages = _notices(
-        session, group, occurrence, kind="group.cancelled", key="groups.cancelled_notice", values=values,
-        now=now, expires_at=occurrence.starts_at, with_rsvp=False,
+        session,
+        group,
+        occurrence,
+        kind="group.cancelled",
+        key="groups.cancelled_notice",
+        values=values,
+        now=now,
+        expires_at=occurrence.starts_at,
+        with_rsvp=False,
     )
     queued = queue(session, messages, now)
     audit(
-        session, actor, "groups.cancel_occurrence", occurrence_ref(occurrence.id),
-        group=group.id, reason=_reason_kind(reason), notices=queued,
+        session,
+        actor,
+        "groups.cancel_occurrence",
+        occurrence_ref(occurrence.id),
+        group=group.id,
+        reason=_reason_kind(reason),
+        notices=queued,
     )
     return queued
 
@@ -256,6 +278,10 @@ def move_occurrence(
     occurrence.revision += 1
     occurrence.changed_at = now
     occurrence.planned = {}
+    # A meeting may be moved up to a day after it started; a head count entered meanwhile was for a meeting
+    # that, as it turns out, is still to come (the RSVPs go for the same reason).
+    cleared = occurrence.attended
+    occurrence.attended = None
     cancel_pending(session, occurrence_ref(occurrence.id))
     session.execute(delete(Rsvp).where(Rsvp.occurrence_id == occurrence.id))
     values: dict[str, object] = {
@@ -266,16 +292,53 @@ def move_occurrence(
         "reason": reason_value(reason) if reason.strip() else nested("groups.reason.other"),
     }
     messages = _notices(
-        session, group, occurrence, kind="group.moved", key="groups.moved_notice", values=values,
-        now=now, expires_at=new_start, with_rsvp=True,
+        session,
+        group,
+        occurrence,
+        kind="group.moved",
+        key="groups.moved_notice",
+        values=values,
+        now=now,
+        expires_at=new_start,
+        with_rsvp=True,
     )
     queued = queue(session, messages, now)
     audit(
-        session, actor, "groups.move_occurrence", occurrence_ref(occurrence.id),
-        group=group.id, reason=_reason_kind(reason), notices=queued,
-        old=old_start.isoformat(), new=new_start.isoformat(),
+        session,
+        actor,
+        "groups.move_occurrence",
+        occurrence_ref(occurrence.id),
+        group=group.id,
+        reason=_reason_kind(reason),
+        notices=queued,
+        old=old_start.isoformat(),
+        new=new_start.isoformat(),
+        **({"attended_cleared": cleared} if cleared is not None else {}),
     )
     return queued
+
+
+def record_attendance(session: Session, occurrence: Occurrence, count: int, actor: str, now: datetime) -> int | None:
+    """Store how many came to a meeting that has started (adults and children together); a new count replaces
+    an earlier one. Audited each time, with the count it replaced. Returns that earlier count, or None."""
+    if not 0 <= count <= MAX_ATTENDED:
+        raise OccurrenceError("groups.staff.attended_bad_count")
+    if occurrence.status == CANCELLED:
+        raise OccurrenceError("groups.staff.attended_cancelled")
+    if occurrence.starts_at > now:
+        raise OccurrenceError("groups.staff.attended_not_started")
+    previous = occurrence.attended
+    occurrence.attended = count
+    audit(
+        session,
+        actor,
+        "groups.attendance",
+        occurrence_ref(occurrence.id),
+        group=occurrence.group_id,
+        count=count,
+        previous=previous,
+    )
+    return previous
 
 
 def _reason_kind(reason: str) -> str:

@@ -3,6 +3,10 @@
 Rules (each reminder is an outbox row with a unique key, so planning twice queues nothing twice):
 - A reminder kind is due at `start - offset`; it is queued at or after that time and expires at the start.
 - When several kinds are due at once (after downtime), only the one closest to the start is sent.
+- A reminder that fell due while no process planned (the bot was down) and whose meeting has started
+  since is still queued, already past its `expires_at`: the sender records it `expired` and never sends
+  it, so the outbox says what became of every reminder (issue 9). Meetings that started up to
+  MISSED_LOOKBACK ago are looked at for this.
 - Subscribers get only reminders that fell due after they subscribed (they have just seen the date),
   and after a move, only reminders that fell due after the move (the notice told them already).
 - `Occurrence.planned` remembers up to when subscriptions were considered for each kind, so a tick
@@ -22,6 +26,9 @@ from bot.features.groups.occurrences import ensure_occurrences, occurrence_ref, 
 from bot.outbox import Message, localized, moment, queue
 
 COMMIT_SLACK = timedelta(minutes=5)
+# How long after a meeting's start a planner still records its missed reminders as expired: covers a
+# restart after a day's downtime; the markers in `Occurrence.planned` keep it to one query per meeting.
+MISSED_LOOKBACK = timedelta(days=1)
 
 
 def reminder_key(subscription_id: int, occurrence: Occurrence, label: str) -> str:
@@ -33,9 +40,7 @@ def reminder_buttons(occurrence_id: int) -> list[list[tuple[str, str]]]:
     return [rsvp_row(occurrence_id), [("groups.rsvp_stop", f"groups.reminder:u{occurrence_id}")]]
 
 
-def plan_reminders(
-    session: Session, now: datetime, *, offsets: tuple[tuple[str, timedelta], ...], zone: tzinfo
-) -> int:
+def plan_reminders(session: Session, now: datetime, *, offsets: tuple[tuple[str, timedelta], ...], zone: tzinfo) -> int:
     """Queue the reminders due now; returns how many rows were added."""
     for group in session.scalars(select(Group).where(Group.active.is_(True))).all():
         ensure_occurrences(session, group, now, zone)
@@ -48,7 +53,7 @@ def plan_reminders(
         .where(
             Group.active.is_(True),
             Occurrence.status.in_(HAPPENING),
-            Occurrence.starts_at > now,
+            Occurrence.starts_at > now - MISSED_LOOKBACK,
             Occurrence.starts_at <= now + longest,
         )
         .order_by(Occurrence.starts_at)

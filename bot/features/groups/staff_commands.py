@@ -1,7 +1,8 @@
-"""Staff commands in the Telegram staff group: see occurrences and RSVP counts, cancel or move one meeting.
+"""Staff commands in the Telegram staff group: see occurrences and RSVP counts, cancel or move one meeting, and
+record how many came to a meeting (`/attended NUMBER COUNT`).
 
 Only listed counsellors (`bot.staff.counsellor_by_telegram_id`) may use them; every use, and every refused
-attempt, is audited. Only counts are shown, never who answered.
+attempt, is audited. Only counts are shown, never who answered; attendance is a head count, never who came.
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ from bot.core.messages import Recipient, Reply
 from bot.core.registry import Registry
 from bot.core.texts import Safe
 from bot.db.models import Counsellor
-from bot.features.groups.models import Group, Occurrence
+from bot.features.groups.models import CANCELLED, Group, Occurrence
 from bot.features.groups.occurrences import (
+    MAX_ATTENDED,
     OccurrenceError,
     cancel_occurrence,
     ensure_occurrences,
     move_occurrence,
     occurrence_ref,
+    record_attendance,
     rsvp_counts,
 )
 from bot.features.groups.schedule import local_start, parse_clock
@@ -34,11 +37,21 @@ if TYPE_CHECKING:
     from bot.features.groups.feature import GroupsService
 
 LISTED_DAYS = 14
+RECENT_DAYS = 14  # `/attended` alone lists the meetings that started this long ago at most
 StaffHandler = Callable[[Context, Counsellor, str], None]
+# A meeting number or a head count as staff type it: decimal digits in any script (int() reads them all), and
+# few enough that a meeting number stays inside PostgreSQL's INTEGER.
+WHOLE_NUMBER = re.compile(r"\d{1,9}")
+
+
+def whole_number(text: str) -> int | None:
+    """A number as typed, "12", "#12" or "١٢" → 12; anything else, a sign or a fraction included → None."""
+    text = text.strip().removeprefix("#")
+    return int(text) if WHOLE_NUMBER.fullmatch(text) else None
 
 
 def parse_day(text: str, today: date) -> date:
-    """"2026-12-03", "3.12.2026" or "3.12." (the next such day) → a date."""
+    """A day as typed, "2026-12-03", "3.12.2026" or "3.12." (the next such day) → a date."""
     text = text.strip()
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
         return date.fromisoformat(text)
@@ -77,6 +90,33 @@ def list_lines(ctx: Context, groups: GroupsService, occurrences: list[Occurrence
                 coming=counts.coming,
                 not_coming=counts.not_coming,
                 subscribers=counts.subscribers,
+            )
+        )
+    return lines
+
+
+def attended_value(ctx: Context, occurrence: Occurrence) -> object:
+    """The recorded head count, or "not recorded" (0 would be a different statement: nobody came)."""
+    if occurrence.attended is None:
+        return Safe(ctx.t("groups.staff.not_recorded"))
+    return occurrence.attended
+
+
+def recent_lines(ctx: Context, groups: GroupsService, occurrences: list[Occurrence]) -> list[str]:
+    lines = []
+    for occurrence in occurrences:
+        group = ctx.session.get(Group, occurrence.group_id)
+        counts = rsvp_counts(ctx.session, occurrence)
+        lines.append(
+            ctx.t(
+                "groups.staff.attended_line",
+                id=occurrence.id,
+                when=groups.when(ctx.language, occurrence.starts_at),
+                group=group.name(ctx.language) if group else occurrence.group_id,
+                status=Safe(ctx.t(f"groups.staff.status.{occurrence.status}")),
+                coming=counts.coming,
+                not_coming=counts.not_coming,
+                attended=attended_value(ctx, occurrence),
             )
         )
     return lines
@@ -124,11 +164,14 @@ def register_staff_commands(registry: Registry, groups: GroupsService) -> None:
             reply(ctx, ctx.t(error.key))
             return
         ctx.after_commit.append(groups.delivery.wake)  # notices go out now, not at the next tick
-        reply(ctx,
+        reply(
+            ctx,
             ctx.t(
-                "groups.staff.cancelled", id=occurrence.id, when=groups.when(ctx.language, occurrence.starts_at),
+                "groups.staff.cancelled",
+                id=occurrence.id,
+                when=groups.when(ctx.language, occurrence.starts_at),
                 count=told,
-            )
+            ),
         )
 
     def move(ctx: Context, counsellor: Counsellor, argument: str) -> None:
@@ -154,11 +197,65 @@ def register_staff_commands(registry: Registry, groups: GroupsService) -> None:
         ctx.after_commit.append(groups.delivery.wake)
         reply(ctx, ctx.t("groups.staff.moved", id=occurrence.id, when=groups.when(ctx.language, new_start), count=told))
 
+    def attended(ctx: Context, counsellor: Counsellor, argument: str) -> None:
+        parts = argument.split()
+        if not parts:
+            # The meeting has ended by the time its count is entered, so /occurrences no longer lists it:
+            # this list gives the numbers, and the counts already recorded.
+            rows = list(
+                ctx.session.scalars(
+                    select(Occurrence)
+                    .where(
+                        Occurrence.starts_at <= ctx.now,
+                        Occurrence.starts_at > ctx.now - timedelta(days=RECENT_DAYS),
+                        Occurrence.status != CANCELLED,
+                    )
+                    .order_by(Occurrence.starts_at)
+                )
+            )
+            audit(ctx.session, actor_label(counsellor), "groups.attendance_list", None)
+            usage = ctx.t("groups.staff.usage_attended", max=MAX_ATTENDED)
+            if not rows:
+                reply(ctx, "\n".join([ctx.t("groups.staff.attended_none", days=RECENT_DAYS), "", usage]))
+                return
+            title = ctx.t("groups.staff.attended_title", days=RECENT_DAYS)
+            reply(ctx, "\n".join([title, *recent_lines(ctx, groups, rows), "", usage]))
+            return
+        number = whole_number(parts[0])
+        if number is None or len(parts) != 2:
+            reply(ctx, ctx.t("groups.staff.usage_attended", max=MAX_ATTENDED))
+            return
+        occurrence = ctx.session.get(Occurrence, number)
+        if occurrence is None:
+            reply(ctx, ctx.t("groups.staff.no_such_meeting", id=number, days=RECENT_DAYS))
+            return
+        count = None if parts[1].startswith("#") else whole_number(parts[1])  # "#" marks a meeting number
+        if count is None:
+            reply(ctx, ctx.t("groups.staff.attended_bad_count", max=MAX_ATTENDED))
+            return
+        try:
+            previous = record_attendance(ctx.session, occurrence, count, actor_label(counsellor), ctx.now)
+        except OccurrenceError as error:
+            reply(ctx, ctx.t(error.key, max=MAX_ATTENDED))
+            return
+        group = ctx.session.get(Group, occurrence.group_id)
+        values: dict[str, object] = {
+            "id": occurrence.id,
+            "when": groups.when(ctx.language, occurrence.starts_at),
+            "group": group.name(ctx.language) if group else occurrence.group_id,
+            "count": count,
+        }
+        if previous is None or previous == count:
+            reply(ctx, ctx.t("groups.staff.attended_saved", **values))
+        else:
+            reply(ctx, ctx.t("groups.staff.attended_corrected", previous=previous, **values))
+
     handlers: dict[str, StaffHandler] = {
         "occurrences": occurrences,
         "rsvps": rsvps,
         "cancel_occurrence": cancel,
         "move_occurrence": move,
+        "attended": attended,
     }
 
     def intercept(ctx: Context) -> bool:
@@ -179,4 +276,3 @@ def register_staff_commands(registry: Registry, groups: GroupsService) -> None:
         return True
 
     registry.interceptors.append(intercept)
-

@@ -1,22 +1,16 @@
 """The handoff feature's settings: office hours, re-alert interval, staff language.
 
-Environment: `OFFICE_HOURS` (`mon-fri 08:00-16:00`), `HOLIDAYS` (`2026-12-24,2026-12-25`),
-`HANDOFF_REALERT_MINUTES` (15), `STAFF_LANGUAGE` (`fi`).
-
-Read once from the environment (and `.env`) next to the main `Settings`; every value has a default that
-matches the project: weekdays 8–16 Europe/Helsinki, re-alert after 15 minutes, staff read Finnish.
+Read from `Settings` (environment or `.env`): `OFFICE_HOURS` (`mon-fri 08:00-16:00`), `HOLIDAYS`
+(`2026-12-24,2026-12-25`), `HANDOFF_REALERT_MINUTES` (15), `STAFF_LANGUAGE` (`fi`). The defaults match the
+project: weekdays 8–16 Europe/Helsinki, re-alert after 15 minutes, staff read Finnish.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import date, time
-from pathlib import Path
 
-from dotenv import dotenv_values
-
-from bot.settings import SERVED_LANGUAGES
+from bot.settings import SERVED_LANGUAGES, Settings
 
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -61,25 +55,16 @@ class HandoffConfig:
     recent_messages: int = 5
 
     @classmethod
-    def from_env(cls, timezone: str = "Europe/Helsinki", env_file: Path | None = None) -> HandoffConfig:
-        file_values: dict[str, str | None] = {}
-        path = env_file if env_file is not None else Path.cwd() / ".env"
-        if path.is_file():
-            file_values = dotenv_values(path)
-
-        def get(name: str) -> str:
-            value = os.environ.get(name)
-            return (value if value is not None else file_values.get(name)) or ""
-
-        defaults = cls()
-        hours = get("OFFICE_HOURS")
-        staff_language = get("STAFF_LANGUAGE") or defaults.staff_language
-        if staff_language not in SERVED_LANGUAGES:
+    def from_settings(cls, settings: Settings) -> HandoffConfig:
+        """Raises ValueError for a staff language the bot does not serve or office hours it cannot read."""
+        if settings.staff_language not in SERVED_LANGUAGES:
             raise ValueError(f"STAFF_LANGUAGE must be one of {', '.join(SERVED_LANGUAGES)}")
         return cls(
-            office_hours=OfficeHours.parse(hours or "mon-fri 08:00-16:00", timezone=timezone, holidays=get("HOLIDAYS")),
-            realert_minutes=int(get("HANDOFF_REALERT_MINUTES") or defaults.realert_minutes),
-            staff_language=staff_language,
+            office_hours=OfficeHours.parse(
+                settings.office_hours, timezone=settings.timezone, holidays=settings.holidays
+            ),
+            realert_minutes=settings.handoff_realert_minutes,
+            staff_language=settings.staff_language,
         )
 
 

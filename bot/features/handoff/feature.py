@@ -9,7 +9,7 @@ import logging
 import re
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.core.context import Context
 from bot.core.engine import clean_text
@@ -23,6 +23,7 @@ from bot.features.handoff.desk import PAYLOAD, TRACK, HandoffDesk
 from bot.features.handoff.models import Ticket, TicketMessage, TicketReason, TicketStatus
 from bot.features.handoff.privacy import erase_tickets, export_tickets, purge_expired
 from bot.features.handoff.translate import build_translator
+from bot.leader import run_when_leading
 from bot.staff import actor_label, audit, counsellor_by_telegram_id
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ REASON_BY_STEP = {
 
 
 def register(registry: Registry, services: Services) -> None:
-    config = HandoffConfig.from_env(services.settings.timezone)
+    config = HandoffConfig.from_settings(services.settings)
     desk = HandoffDesk(services, config, build_translator(services.settings.translate_url))
     services.features["handoff"] = desk
     registry.features.add("handoff")
@@ -331,6 +332,15 @@ def register(registry: Registry, services: Services) -> None:
 
     registry.sent_hooks[TRACK] = on_sent
 
+    # /metrics: requests no counsellor has picked up yet (a number that keeps growing needs a person).
+    registry.gauges["aito_open_tickets"] = (
+        "Requests for a person that no counsellor has claimed yet",
+        lambda session: session.scalar(
+            select(func.count()).select_from(Ticket).where(Ticket.status == TicketStatus.OPEN.value)
+        )
+        or 0,
+    )
+
     # ------------------------------------------------------------------ Telegram: re-alerts and retention
     def telegram_jobs(application: Any, channel: Any) -> None:
         if services.settings.staff_chat_id is None:
@@ -346,8 +356,14 @@ def register(registry: Registry, services: Services) -> None:
                 except Exception as error:
                     log.warning("a re-alert could not be sent: %s", type(error).__name__)
 
-        application.job_queue.run_repeating(
-            realert, interval=REALERT_EVERY_SECONDS, first=REALERT_EVERY_SECONDS, name="handoff-realert"
+        # Only the scheduler process re-alerts: with several workers each would otherwise alert the staff.
+        run_when_leading(
+            application,
+            services.leadership,
+            realert,
+            interval=REALERT_EVERY_SECONDS,
+            first=REALERT_EVERY_SECONDS,
+            name="handoff-realert",
         )
 
     registry.telegram_hooks.append(telegram_jobs)

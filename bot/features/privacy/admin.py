@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from bot.core.messages import Incoming, Recipient, UserRef, reply_to_json
 from bot.db.models import ConversationState, InboxUpdate, User
 from bot.settings import Settings
-from bot.staff import audit
+from bot.staff import CLI_ACTOR, audit
 
 
 class _NoNLU:
@@ -61,7 +61,7 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
             print("no data is kept for this Telegram id", file=sys.stderr)
             return 1
         document = export_json(export_user(session, user, services.registry, now))
-        audit(session, "cli", "privacy.export", user.label)
+        audit(session, CLI_ACTOR, "privacy.export", user.label)
     if args.output:
         args.output.write_bytes(document)
         print(f"written to {args.output}")
@@ -89,14 +89,17 @@ def _erase(args: argparse.Namespace, settings: Settings) -> int:
         state = session.get(ConversationState, user.id) or ConversationState(user_id=user.id, vars={})
         incoming = Incoming(UserRef(user.channel, user.external_id))
         ctx = Context(session, user, state, incoming, services, conversation, now)
-        counts = erase_user(ctx, actor="cli")
+        counts = erase_user(ctx, actor=CLI_ACTOR)
         notices = [r for r in ctx.replies if r.to is not None and r.to != Recipient(user=incoming.user)]
         if notices:
             # The running bot sends replies that an inbox row holds as "handled" (see TelegramChannel.
             # finish_unfinished); a negative id cannot collide with Telegram's update ids.
             session.add(
                 InboxUpdate(
-                    update_id=-time.time_ns() // 1000, received_at=now, status="handled", attempts=1,
+                    update_id=-time.time_ns() // 1000,
+                    received_at=now,
+                    status="handled",
+                    attempts=1,
                     replies=[reply_to_json(r) for r in notices],
                 )
             )
@@ -113,6 +116,6 @@ def _retention(_args: argparse.Namespace, settings: Settings) -> int:
     counts = run_retention(services)
     pruned = Inbox(services.db).prune()
     with services.db.session() as session:
-        audit(session, "cli", "privacy.retention", None, **{k: v for k, v in counts.items() if v})
+        audit(session, CLI_ACTOR, "privacy.retention", None, **{k: v for k, v in counts.items() if v})
     print("retention done: " + ", ".join(f"{t} {c}" for t, c in sorted({**counts, "inbox pruned": pruned}.items())))
     return 0

@@ -21,6 +21,7 @@ from bot.features.privacy.data import (
 )
 from bot.features.privacy.retention import run_retention
 from bot.inbox import Inbox
+from bot.leader import run_when_leading
 
 log = logging.getLogger(__name__)
 RETENTION_EVERY_SECONDS = 3600
@@ -103,8 +104,14 @@ def register(registry: Registry, services: Services) -> None:
             except Exception as error:  # the next run tries again; a failed pass loses nothing
                 log.warning("retention pass failed: %s", type(error).__name__)
 
-        application.job_queue.run_repeating(
-            retention, interval=RETENTION_EVERY_SECONDS, first=120, name="privacy-retention"
+        # One retention pass at a time, in the scheduler process (two would race on the same deletions).
+        run_when_leading(
+            application,
+            services.leadership,
+            retention,
+            interval=RETENTION_EVERY_SECONDS,
+            first=120,
+            name="privacy-retention",
         )
 
     registry.telegram_hooks.append(retention_job_hook)
