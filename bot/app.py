@@ -12,7 +12,7 @@ from bot.core.registry import Registry
 from bot.core.services import Services, Understands
 from bot.core.texts import Texts
 from bot.db.database import Database
-from bot.features import booking, groups, guide, handoff, menu, onboarding, privacy
+from bot.features import booking, groups, guide, handoff, menu, onboarding, privacy, stats
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,7 @@ FEATURES: tuple[ModuleType, ...] = (
     handoff,
     privacy,
     groups,
+    stats,
 )
 
 

@@ -17,6 +17,7 @@ ADMIN_MODULES: tuple[str, ...] = (
     "bot.features.privacy.admin",
     "bot.features.booking.admin",
     "bot.features.groups.admin",
+    "bot.stats",
 )
 
 
