@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
 import textwrap
 import time
+from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.nlu import intents
@@ -219,6 +222,33 @@ def test_no_examples_is_an_error(tmp_path: Path) -> None:
         IntentClassifier.load_or_train(empty, tmp_path / "cache")
 
 
+def _reference_weigh(
+    blocks: dict[str, Counter[str]], vocabulary: dict[str, dict[str, int]], idf: np.ndarray, weights: dict[str, float]
+) -> dict[int, float]:
+    """Tf-idf per block the slow, obvious way: known terms only, sublinear tf, L2 per block, scaled."""
+    out: dict[int, float] = {}
+    for block, counts in blocks.items():
+        known = {vocabulary[block][t]: c for t, c in counts.items() if t in vocabulary.get(block, {})}
+        raw = {col: (1.0 + math.log(c)) * float(idf[col]) for col, c in known.items()}
+        norm = math.sqrt(sum(v * v for v in raw.values()))
+        out.update({col: v / norm * weights.get(block, 1.0) for col, v in raw.items()})
+    return out
+
+
+def test_weigh_matches_the_reference(fixture_classifier: IntentClassifier) -> None:
+    model = fixture_classifier.model
+    texts = ["milloin ryhmä on kemissä?", "thank you thank you", "xyzzy", "", "wilma homework help please"]
+    for text in texts:
+        blocks = intents.extract_features(text, None, model.config)
+        blocks["c"]["an unseen term"] = 2  # unknown terms must not count towards a block's norm
+        columns, values = intents.weigh(blocks, model.vocabulary, model.idf, model.config.block_weights)
+        expected = _reference_weigh(blocks, model.vocabulary, model.idf, model.config.block_weights)
+        assert len(columns) == len(set(columns.tolist())) == len(expected)
+        assert values.dtype == np.float32
+        got = dict(zip(columns.tolist(), values.tolist(), strict=True))
+        assert got == pytest.approx(expected, rel=1e-5)
+
+
 # --- cache --------------------------------------------------------------------------------------
 
 
@@ -320,14 +350,38 @@ def test_real_data_uses_only_contract_intents(real_classifier: IntentClassifier)
     assert set(real_classifier.intents) <= set(INTENTS)
 
 
-def test_real_data_held_out_accuracy(real_classifier: IntentClassifier) -> None:
+def _macro_f1(gold: list[str], predicted: list[str]) -> float:
+    """Macro-F1 over the gold labels, computed as bench/nlu_compare.py does."""
+    scores = []
+    for label in sorted(set(gold)):
+        tp = sum(g == label and p == label for g, p in zip(gold, predicted, strict=True))
+        fp = sum(g != label and p == label for g, p in zip(gold, predicted, strict=True))
+        fn = sum(g == label and p != label for g, p in zip(gold, predicted, strict=True))
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return sum(scores) / len(scores)
+
+
+def test_macro_f1_helper() -> None:
+    assert _macro_f1(["a", "a", "b"], ["a", "a", "b"]) == 1.0
+    # a: tp 1, fn 1 → 2/3; b: tp 1, fp 1 → 2/3
+    assert _macro_f1(["a", "a", "b"], ["a", "b", "b"]) == pytest.approx(2 / 3)
+    assert _macro_f1(["a", "b"], ["b", "a"]) == 0.0
+
+
+def test_real_data_held_out_macro_f1_meets_the_target(real_classifier: IntentClassifier) -> None:
     test_dir = NLU_DATA / "test"
     examples = load_examples(test_dir) if test_dir.is_dir() else []
     if len(examples) < 50:
         pytest.skip("nlu_data/test has no held-out split yet")
-    correct = sum(real_classifier.classify(e.text, e.language)[0][0] == e.intent for e in examples)
-    # The benchmark (bench/nlu_compare.py) reports the exact figure; this guards against regressions.
-    assert correct / len(examples) >= 0.80
+    # No language hint, exactly as bench/nlu_compare.py measures it (Rasa gets none either).
+    predicted = [real_classifier.classify(e.text)[0][0] for e in examples]
+    gold = [e.intent for e in examples]
+    # Issue 3's target for the embedded NLU: macro-F1 >= 0.90 on the held-out split.
+    assert _macro_f1(gold, predicted) >= 0.90
+    # And no language may be left far behind the others (the weakest is about 0.87 today).
+    for language in sorted({e.language for e in examples}):
+        idx = [i for i, e in enumerate(examples) if e.language == language]
+        assert _macro_f1([gold[i] for i in idx], [predicted[i] for i in idx]) >= 0.85, language
 
 
 def test_test_split_never_seen_in_training() -> None:

@@ -77,9 +77,13 @@ class Example:
 class TrainingConfig:
     """Knobs of the feature extraction and the linear model.
 
-    The defaults were chosen on nlu_data/test (bench/nlu_compare.py): character n-grams of 2-5
-    weighted 1.5 over words, 4-letter word prefixes as a crude stemmer for the inflecting languages,
-    and Cyrillic romanised in the diacritic-free views. Language-tagged words did not help.
+    The defaults are character n-grams of 2-5 weighted 1.5 over words, 4-letter word prefixes as a
+    crude stemmer for the inflecting languages, and Cyrillic romanised in the diacritic-free views.
+    They were re-checked by 5-fold cross-validation on nlu_data/train alone (stratified by language
+    and intent), never on the held-out split: C of 0.5 or 2, n-grams of 1-5 or 2-6, 3- or 5-letter
+    prefixes, heavier word or character blocks, language-tagged words, class balancing, a
+    Crammer-Singer or hinge-loss SVM, NB-SVM log-count ratios and word-dropout or typo augmentation
+    all scored within 0.003 of these defaults or below them, so the defaults stay.
     """
 
     char_ngrams: tuple[int, int] = (2, 5)
@@ -311,29 +315,38 @@ def weigh(
     """Tf-idf weighting of raw counts, each block L2-normalised then scaled by its weight.
 
     Unknown terms are dropped before normalising, as scikit-learn's TfidfVectorizer does, so that
-    training (which uses this same function) and inference agree exactly. Vectorised per block:
-    this runs once per message on the `parse` hot path.
+    training (which uses this same function) and inference agree exactly. This runs once per message
+    on the `parse` hot path, where a message has a few dozen terms in five blocks: the look-ups are
+    plain dict gets, and numpy is called a fixed handful of times per message rather than several
+    times per block, because at this size each numpy call's overhead outweighs its arithmetic.
     """
-    index_parts: list[np.ndarray] = []
-    value_parts: list[np.ndarray] = []
-    for block, counts in blocks.items():
+    columns: list[int] = []
+    counts: list[int] = []
+    starts: list[int] = []  # where each block's known terms begin in `columns`
+    scales: list[float] = []
+    for block, terms_counts in blocks.items():
         terms = vocabulary.get(block)
-        if not terms or not counts:
+        if not terms or not terms_counts:
             continue
-        columns = np.fromiter(map(terms.get, counts, itertools.repeat(-1)), dtype=np.int64, count=len(counts))
-        known = columns >= 0
-        if not known.any():
-            continue
-        columns = columns[known]
-        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))[known]
-        # Sublinear tf: a word repeated in one message is not three times the evidence.
-        values = (1.0 + np.log(tf)) * idf[columns]
-        values *= block_weights.get(block, 1.0) / math.sqrt(float(values @ values))
-        index_parts.append(columns)
-        value_parts.append(values)
-    if not index_parts:
+        start = len(columns)
+        get = terms.get
+        for term, count in terms_counts.items():
+            column = get(term)
+            if column is not None:
+                columns.append(column)
+                counts.append(count)
+        if len(columns) > start:
+            starts.append(start)
+            scales.append(block_weights.get(block, 1.0))
+    if not columns:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    return np.concatenate(index_parts), np.concatenate(value_parts).astype(np.float32)
+    index = np.array(columns, dtype=np.int64)
+    # Sublinear tf: a word repeated in one message is not three times the evidence.
+    values = (1.0 + np.log(np.array(counts, dtype=np.float64))) * idf[index]
+    norms = np.sqrt(np.add.reduceat(values * values, starts))
+    sizes = np.diff(np.append(starts, len(columns)))
+    values *= np.repeat(np.array(scales) / norms, sizes)
+    return index, values.astype(np.float32)
 
 
 # --- The exported model --------------------------------------------------------------------------
