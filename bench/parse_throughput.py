@@ -4,6 +4,9 @@ SPEC: at least 500 messages/s with the embedded NLU for a batch of 1,000 lines. 
 process, timed from launch to exit. "warm" reuses a cached model (the normal case); "cold" gives
 each run an empty cache directory, so it includes training the model. Median of several runs.
 
+Wall-clock time suffers when other work shares the cores, so the rate is also given per CPU second
+of the child (user + system), as tests/test_parse_cli.py::test_cached_start_is_fast measures it.
+
     .venv/bin/python bench/parse_throughput.py [--runs 7] [--cold-runs 3] [--lines 1000]
 """
 
@@ -56,16 +59,21 @@ def run_once(data: bytes, cache_dir: Path, expected: int) -> tuple[float, float]
     return elapsed, cpu
 
 
-def report(label: str, runs: list[tuple[float, float]], n: int) -> float:
+def report(label: str, runs: list[tuple[float, float]], n: int) -> tuple[float, float]:
+    """Print the runs' medians; returns (messages per wall second, messages per CPU second)."""
+    if not runs:
+        print(f"{label:<30} not run")
+        return 0.0, 0.0
     times = [wall for wall, _ in runs]
     cpu = statistics.median(c for _, c in runs)
     median = statistics.median(times)
     rate = n / median if n else 0.0
+    cpu_rate = n / cpu if n else 0.0
     print(
         f"{label:<30} runs={len(times):<2} median={median:6.3f} s  min={min(times):6.3f}  max={max(times):6.3f}"
-        f"  cpu={cpu:6.3f} s" + (f"  {rate:6.0f} msg/s" if n else "")
+        f"  cpu={cpu:6.3f} s" + (f"  {rate:6.0f} msg/s  {cpu_rate:6.0f} msg/CPU-s" if n else "")
     )
-    return rate
+    return rate, cpu_rate
 
 
 def main() -> int:
@@ -84,11 +92,13 @@ def main() -> int:
         warm = [run_once(data, warm_cache, args.lines) for _ in range(args.runs)]
         cold = [run_once(data, Path(tmp) / f"cold{i}", args.lines) for i in range(args.cold_runs)]
     report("start-up only (warm, 0 lines)", startup, 0)
-    warm_rate = report(f"warm cache, {args.lines} lines", warm, args.lines)
-    cold_rate = report(f"cold cache, {args.lines} lines", cold, args.lines)
+    warm_rate, warm_cpu_rate = report(f"warm cache, {args.lines} lines", warm, args.lines)
+    cold_rate, _ = report(f"cold cache, {args.lines} lines", cold, args.lines)
     verdict = "PASS" if warm_rate >= TARGET else "FAIL"
     print(f"target >= {TARGET:.0f} msg/s with a cached model: {verdict} ({warm_rate:.0f} msg/s)")
-    print(f"cold start (training included): {cold_rate:.0f} msg/s")
+    print(f"per CPU second (as the test measures): {warm_cpu_rate:.0f} msg/s")
+    if cold:
+        print(f"cold start (training included): {cold_rate:.0f} msg/s")
     # Wall-clock time suffers when other work shares the two cores; CPU time shows the real cost.
     print(f"load average during the benchmark: {os.getloadavg()[0]:.1f} (cores: {os.cpu_count()})")
     return 0 if verdict == "PASS" else 1

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import shutil
 import time
 from pathlib import Path
 
 import pytest
 
+from bot.nlu import language
 from bot.nlu.language import SERVED, LanguageDetector, Lexicon, fold_latin, transliterate_russian
 from bot.nlu.types import LanguageGuess
 
@@ -22,9 +24,14 @@ def detector(tmp_path_factory: pytest.TempPathFactory) -> LanguageDetector:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> LanguageDetector:
+def trained_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("language-cache-trained")
+
+
+@pytest.fixture(scope="module")
+def trained(trained_cache: Path) -> LanguageDetector:
     """With the project's nlu_data (whatever of it exists), as the bot runs."""
-    return LanguageDetector(ROOT / "nlu_data", cache_dir=tmp_path_factory.mktemp("language-cache-trained"))
+    return LanguageDetector(ROOT / "nlu_data", cache_dir=trained_cache)
 
 
 def code(detector: LanguageDetector, text: str, **context: object) -> str:
@@ -251,6 +258,23 @@ def test_cache_is_reused_and_survives_corruption(tmp_path: Path) -> None:
     assert third.detect("asante sana") == first.detect("asante sana")
 
 
+def test_cached_lexicon_follows_an_edit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lexicon is cached with the models; editing a word list must invalidate both."""
+    lexicons = tmp_path / "lexicons"
+    lexicons.mkdir()
+    for path in [*language.LEXICON_DIR.glob("lang-*.txt"), language.LEXICON_DIR / "finnish-names.txt"]:
+        shutil.copy(path, lexicons / path.name)
+    monkeypatch.setattr(language, "LEXICON_DIR", lexicons)
+    before = LanguageDetector(None, cache_dir=tmp_path / "cache")
+    assert before.lexicon.lookup("blorpwok") is None
+    with (lexicons / "lang-sw.txt").open("a", encoding="utf-8") as handle:
+        handle.write("\nblorpwok\n")
+    after = LanguageDetector(None, cache_dir=tmp_path / "cache")
+    assert after.lexicon.lookup("blorpwok") == {"sw": 1.0}
+    assert code(after, "blorpwok blorpwok") == "sw"
+    assert len(list((tmp_path / "cache" / "nlu").glob("language-*.pkl"))) == 2
+
+
 def test_missing_or_empty_training_data(tmp_path: Path) -> None:
     (tmp_path / "data" / "train").mkdir(parents=True)
     detector = LanguageDetector(tmp_path / "data", cache_dir=tmp_path / "cache")
@@ -286,6 +310,20 @@ def test_helpers() -> None:
     lexicon = Lexicon.load()
     assert lexicon.is_masked("kela") and lexicon.is_masked("neuvolada") and lexicon.is_masked("te-toimisto")
     assert not lexicon.is_masked("kiitos")
+
+
+def test_word_memos_do_not_change_an_answer(
+    trained: LanguageDetector, trained_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Per-word work is memoised; answers must be exactly those computed without any memo."""
+    texts = [r["text"] for r in _rows("language_dev.tsv")]
+    texts += ["moi " + "a" * 5000, "kiitos " * 300, "asanteee sanaaa", "Kelada 3arfa", "ok ok ok"]
+    warm = [trained.detect(text, user_language="ar") for text in texts]  # memos filled by now
+
+    monkeypatch.setattr(language, "_memoised", lambda function: function)
+    monkeypatch.setattr(language, "_token", language._make_token)
+    plain = LanguageDetector(ROOT / "nlu_data", cache_dir=trained_cache)  # the same models, from the cache
+    assert [plain.detect(text, user_language="ar") for text in reversed(texts)] == warm[::-1]
 
 
 def test_fast_enough(detector: LanguageDetector) -> None:

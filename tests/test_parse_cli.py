@@ -163,6 +163,30 @@ def test_bad_option_fails_with_nothing_on_stdout(cache_dir: Path) -> None:
     assert result.stdout == b""
 
 
+def test_a_cached_start_loads_no_training_or_lexicon_parser(cache_dir: Path) -> None:
+    """With every model and the crisis index cached, start-up is loading them and nothing more.
+
+    scikit-learn and scipy cost about a second to import and are only for training; YAML only
+    for reading the crisis lexicons, whose checked index is cached next to the models.
+    """
+    parse_lines(["warm the cache"], cache_dir)
+    assert list((cache_dir / "nlu").glob("crisis-*.pkl"))
+    probe = (
+        "import io, sys\n"
+        "sys.stdin = io.TextIOWrapper(io.BytesIO(b'hello\\n'), encoding='utf-8')\n"
+        "from bot.cli import main\n"
+        "assert main(['parse']) == 0\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy', 'yaml'}), file=sys.stderr)\n"
+    )
+    environment = {**os.environ, "AITO_CACHE_DIR": str(cache_dir), "NLU_BACKEND": "embedded"}
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, cwd=ROOT, env=environment, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stderr.decode(errors="replace")[-3000:]
+    assert json.loads(result.stdout)["text"] == "hello"
+    assert result.stderr.decode().strip().splitlines()[-1] == "[]"
+
+
 def test_cached_start_is_fast(cache_dir: Path) -> None:
     """Guards the SPEC's 500 messages/s on 1,000 lines including start-up (bench/ measures it).
 

@@ -12,18 +12,32 @@ so that an idiom next to a real crisis ("... and my husband hits me") still coun
 
 All languages are checked, the hinted one first: families mix languages, and the language guess
 of a short, distressed message can be wrong.
+
+Speed: the detector indexes every pattern by literal strings one of which any text it matches
+must contain, and runs (and compiles) only the patterns whose strings occur in the message. The
+index is cached on disk next to the NLU models, keyed by the lexicon files and this module, so
+that a start neither parses the YAML nor compiles some 700 regular expressions.
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
+import hashlib
 import importlib
+import logging
+import os
+import pickle
 import re
+import sys
+import tempfile
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import yaml
+log = logging.getLogger(__name__)
 
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicons"
 CATEGORIES: tuple[str, ...] = ("self_harm", "violence", "child", "medical", "fire", "threat")
@@ -74,7 +88,7 @@ def normalise(text: str) -> str:
 
 @dataclass(frozen=True)
 class CrisisRules:
-    """One language's guards and patterns per category, compiled."""
+    """One language's guards and patterns per category, compiled (which also checks them)."""
 
     language: str
     guards: tuple[re.Pattern[str], ...]
@@ -82,6 +96,9 @@ class CrisisRules:
 
     @classmethod
     def from_file(cls, path: Path) -> CrisisRules:
+        """Read one lexicon; an unknown category or term, or a bad regex, raises ValueError naming it."""
+        import yaml  # not at module level: a start from the cached index reads no YAML
+
         # libyaml's loader, where built in, reads these files in a tenth of the time.
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}
@@ -123,111 +140,350 @@ def _compile(pattern: str, path: Path, terms: dict[str, str]) -> re.Pattern[str]
         raise ValueError(f"{path.name}: bad pattern {pattern!r}: {error}") from error
 
 
-_PREFIX = 3
+def load_rules(lexicon_dir: Path = LEXICON_DIR) -> dict[str, CrisisRules]:
+    """Every language's rules from `crisis-*.yml`, by language, in file-name order; checked."""
+    rules: dict[str, CrisisRules] = {}
+    for path in _lexicon_files(lexicon_dir):
+        loaded = CrisisRules.from_file(path)
+        rules[loaded.language] = loaded
+    return rules
 
 
-@functools.lru_cache(maxsize=4096)
-def _start_prefixes(pattern: re.Pattern[str]) -> frozenset[str] | None:
-    """Every string (up to 3 characters) that a match of `pattern` can start with, or None if any.
+def _lexicon_files(lexicon_dir: Path) -> list[Path]:
+    return sorted(lexicon_dir.glob("crisis-*.yml"))
 
-    The detector runs only the patterns whose possible starts occur in the message: with some
-    600 patterns, scanning each one over every message was most of the NLU's time.
+
+# --------------------------------------------------------------------------------------------
+# The index: which patterns can match a given text at all
+
+_GRAM = 3  # literal strings are at least this long where that is possible ...
+_KEY = 5  # ... and indexed by up to this many of their first characters
+_PREFIX_MAX = 24  # a literal string longer than this is precise enough
+_PREFIXES_MAX = 64  # alternatives per string; with more, they are cut shorter
+# Stands for "a word starts here" (a \b before a letter) while a prefix is still empty.
+_WORD_START = "\x00"
+_WORD_CHAR = re.compile(r"\w")
+
+
+class _TooMany(Exception):
+    """A pattern has more literal starts than are worth listing in full."""
+
+
+def _required_strings(source: str) -> tuple[str, ...] | None:
+    r"""Literal strings one of which every text that `source` matches contains; None if there are none.
+
+    With some 600 patterns, running each over every message was most of the NLU's time, and
+    compiling them all most of its start-up: the detector compiles and runs only the patterns one
+    of whose required strings occurs in the message. The strings are the literal start of some
+    part that every match goes through (the whole pattern, the rest after a `\d+`, each branch of
+    an alternation ...), whichever is most selective. A literal start runs until the first wide
+    character class, repeat or look-around (at most `_PREFIX_MAX` characters); alternations,
+    optional parts and classes of a few characters give one string per way through.
+
+    A `\b` before a letter becomes a leading space ("\bhe" → " he", which "the" does not
+    contain): in normalised text every word is preceded by a space (see `normalise`; guards
+    replace what they match by a space, which keeps that true).
     """
     try:
-        # The regex parser is internal to `re`; without it the index simply runs every pattern.
+        # The regex parser is internal to `re`; without it every pattern is simply always run.
         sre_constants = importlib.import_module("re._constants")
         sre_parse = importlib.import_module("re._parser")
     except ImportError:  # pragma: no cover - older or other Pythons
         return None
     try:
-        parsed = sre_parse.parse(pattern.pattern, pattern.flags)
-    except Exception:  # pragma: no cover - anything unexpected only costs speed
+        parsed = sre_parse.parse(source)
+    except Exception:  # pragma: no cover - compiled already, so anything here only costs speed
         return None
+    if parsed.state.flags & re.IGNORECASE:
+        return None  # its literals need not be the characters it matches
+    required = _required(_plain(parsed, sre_constants), sre_constants)
+    return tuple(sorted(required)) if required else None
 
-    def walk(items: list[tuple[object, object]], prefixes: set[str]) -> tuple[set[str], bool]:
+
+_TEXT = "text"  # pseudo-opcode of `_plain`: a run of literal characters, as one string
+
+
+def _plain(parsed: Any, sre: Any) -> list[tuple[Any, Any]]:
+    """The parsed regex as plain lists, with runs of literals joined: the parser's own objects
+    are slow to index, and the walks below visit every part many times."""
+    items: list[tuple[Any, Any]] = []
+    for op, arg in parsed:
+        if op is sre.LITERAL and items and items[-1][0] == _TEXT:
+            items[-1] = (_TEXT, items[-1][1] + chr(arg))
+            continue
+        if op is sre.LITERAL:
+            op, arg = _TEXT, chr(arg)
+        elif op is sre.BRANCH:
+            arg = (arg[0], [_plain(branch, sre) for branch in arg[1]])
+        elif op is sre.SUBPATTERN:
+            arg = (*arg[:-1], _plain(arg[-1], sre))
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT):
+            arg = (arg[0], arg[1], _plain(arg[2], sre))
+        items.append((op, arg))
+    return items
+
+
+def _required(items: list[tuple[Any, Any]], sre: Any) -> set[str] | None:
+    """The most selective set of strings one of which every match of the sequence `items` contains."""
+    options: list[set[str]] = []
+    for position, (op, arg) in enumerate(items):
+        # Every match of the sequence goes through each of its items: the literal start of the
+        # rest from here on, or what an item itself requires, must occur. After a literal or a
+        # `\b` the rest is only ever a shorter, less telling version of the start before it.
+        if position == 0 or items[position - 1][0] not in (_TEXT, sre.AT):
+            starts = _starts(items[position:], sre)
+            if starts:
+                options.append(starts)
+        inner: set[str] | None = None
+        if op is sre.BRANCH:
+            per_branch = [_required(branch, sre) for branch in arg[1]]
+            if all(per_branch):
+                inner = set().union(*per_branch)  # type: ignore[arg-type]
+        elif op is sre.SUBPATTERN and not arg[1] & re.IGNORECASE:
+            inner = _required(arg[-1], sre)
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT) and arg[0] >= 1:
+            inner = _required(arg[2], sre)
+        if inner:
+            options.append(inner)
+    # Longer strings are rarer in messages; of equally long ones, fewer alternatives are cheaper.
+    return max(options, key=lambda strings: (min(map(len, strings)), -len(strings)), default=None)
+
+
+def _starts(items: list[tuple[Any, Any]], sre: Any) -> set[str] | None:
+    """The literal strings every match of the sequence `items` starts with; None if it may start anywhere."""
+    # Long alternations multiply: shorter prefixes are fewer, and the first three characters of
+    # all alternatives are always few enough (and still selective).
+    for longest in (_PREFIX_MAX, 12, 8, 6, 4, _GRAM):
+        try:
+            prefixes = _literal_starts(items, sre, longest, None if longest == _GRAM else _PREFIXES_MAX)
+            break
+        except _TooMany:
+            continue
+    if not prefixes or "" in prefixes or _WORD_START in prefixes:
+        return None
+    return prefixes
+
+
+def _literal_starts(items: list[tuple[Any, Any]], sre: Any, longest: int, most: int | None) -> set[str]:
+    """The prefixes (up to `longest` characters) of a `_plain` regex; _TooMany past `most` of them."""
+
+    def extend(prefixes: set[str], continuations: Iterable[str]) -> set[str]:
+        extended = {_extended(p, c)[: max(longest, len(p))] for p in prefixes for c in continuations}
+        if most is not None and len(extended) > most:
+            raise _TooMany
+        return extended
+
+    def walk(items: list[tuple[Any, Any]], prefixes: set[str]) -> tuple[set[str], bool]:
         """Extend `prefixes` along `items`; the flag says whether extension may go on after them."""
         for op, arg in items:
-            if all(len(p) >= _PREFIX for p in prefixes):
+            if all(len(p) >= longest for p in prefixes):
                 return prefixes, False
-            if op is sre_constants.AT:
+            if op is sre.AT:
+                if arg is sre.AT_BOUNDARY:
+                    prefixes = {p or _WORD_START for p in prefixes}
                 continue  # zero-width: \b, ^
-            if op is sre_constants.LITERAL:
-                prefixes = {p + chr(arg) if len(p) < _PREFIX else p for p in prefixes}  # type: ignore[arg-type]
+            if op == _TEXT:
+                prefixes = extend(prefixes, (arg,))
                 continue
-            if op is sre_constants.SUBPATTERN:
-                prefixes, go_on = walk(list(arg[-1]), prefixes)  # type: ignore[index]
+            if op is sre.IN and all(o is sre.LITERAL for o, _ in arg):
+                prefixes = extend(prefixes, [chr(a) for _, a in arg])  # "e[in]" is the parser's "ei|en"
+                continue
+            if op is sre.SUBPATTERN:
+                if arg[1] & re.IGNORECASE:
+                    return prefixes, False  # (?i:...)
+                prefixes, go_on = walk(arg[-1], prefixes)
                 if not go_on:
                     return prefixes, False
                 continue
-            if op is sre_constants.BRANCH:
-                merged: set[str] = set()
-                go_on = True
-                for branch in arg[1]:  # type: ignore[index]
-                    extended, branch_go_on = walk(list(branch), set(prefixes))
-                    merged |= extended
-                    go_on = go_on and branch_go_on
-                if not go_on:
-                    return merged, False
-                prefixes = merged
-                continue
-            if op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT):
-                low: int = arg[0]  # type: ignore[index]
-                body: list[tuple[object, object]] = list(arg[2])  # type: ignore[index]
-                if low >= 1:
-                    prefixes, _ = walk(body, prefixes)
+            branches: list[list[tuple[Any, Any]]] = []
+            if op is sre.BRANCH:
+                branches = arg[1]
+            elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT) and arg[0] == 0 and arg[1] == 1:
+                branches = [arg[2], []]  # optional: it, or nothing
+            elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT) and arg[0] >= 1:
+                prefixes, _ = walk(arg[2], prefixes)  # at least once: its start is the start
                 return prefixes, False
-            return prefixes, False  # a character class, a category, any character: stop here
+            if not branches:
+                return prefixes, False  # a wider class, a category, a look-around: stop here
+            merged: set[str] = set()
+            go_on = True
+            for branch in branches:
+                extended, branch_go_on = walk(branch, set(prefixes))
+                merged |= extended
+                go_on = go_on and branch_go_on
+            if most is not None and len(merged) > most:
+                raise _TooMany
+            if not go_on:
+                return merged, False
+            prefixes = merged
         return prefixes, True
 
-    prefixes, _ = walk(list(parsed), {""})
-    if not prefixes or "" in prefixes:
-        return None
-    return frozenset(prefixes)
+    prefixes, _ = walk(items, {""})
+    return prefixes
+
+
+def _extended(prefix: str, text: str) -> str:
+    if prefix == _WORD_START:
+        return " " + text if _WORD_CHAR.match(text) else text
+    return prefix + text
 
 
 @dataclass(frozen=True)
-class _Indexed:
-    """Patterns (in their order) with an index from possible match starts to pattern numbers."""
+class _Index:
+    """Every guard and pattern as regex source, with an index from required strings to entries.
 
-    patterns: tuple[tuple[str, str, re.Pattern[str]], ...]  # (category, language, pattern)
-    by_start: dict[str, tuple[int, ...]]
-    always: tuple[int, ...]
+    Entries are the guards of all languages, then the patterns: languages in detector order, each
+    language's patterns in category order. Only strings, numbers and containers, so that it loads
+    from the cache without compiling a single regex.
+    """
+
+    key: str  # the cache key it was built for
+    languages: tuple[str, ...]
+    sources: tuple[str, ...]
+    categories: tuple[str, ...]  # "guard" for a guard
+    entry_languages: tuple[str, ...]
+    guard_count: int
+    by_key: dict[str, tuple[tuple[int, str], ...]]  # a string's first `_KEY` characters → (entry, string)
+    keys: frozenset[str]  # the keys of by_key of `_GRAM` characters or more ...
+    key_lengths: tuple[int, ...]  # ... and their lengths
+    short_keys: tuple[str, ...]  # keys shorter than `_GRAM`: looked for one by one
+    always: tuple[int, ...]  # entries without a required string: run on every message
 
     @classmethod
-    def build(cls, patterns: list[tuple[str, str, re.Pattern[str]]]) -> _Indexed:
-        by_start: dict[str, list[int]] = {}
+    def build(cls, key: str, rules: Iterable[CrisisRules]) -> _Index:
+        ordered = list(rules)
+        entries = [("guard", r.language, g.pattern) for r in ordered for g in r.guards]
+        guard_count = len(entries)
+        entries += [(category, r.language, p.pattern) for r in ordered for category, p in r.patterns]
+        by_key: dict[str, list[tuple[int, str]]] = {}
         always: list[int] = []
-        for number, (_, _, pattern) in enumerate(patterns):
-            starts = _start_prefixes(pattern)
-            if starts is None:
+        for number, (_, _, source) in enumerate(entries):
+            strings = _required_strings(source)
+            if strings is None:
                 always.append(number)
                 continue
-            for start in starts:
-                by_start.setdefault(start, []).append(number)
-        return cls(tuple(patterns), {k: tuple(v) for k, v in by_start.items()}, tuple(always))
+            for string in strings:
+                by_key.setdefault(string[:_KEY], []).append((number, string))
+        keys = frozenset(k for k in by_key if len(k) >= _GRAM)
+        return cls(
+            key=key,
+            languages=tuple(r.language for r in ordered),
+            sources=tuple(source for _, _, source in entries),
+            categories=tuple(category for category, _, _ in entries),
+            entry_languages=tuple(language for _, language, _ in entries),
+            guard_count=guard_count,
+            by_key={k: tuple(items) for k, items in by_key.items()},
+            keys=keys,
+            key_lengths=tuple(sorted({len(k) for k in keys})),
+            short_keys=tuple(sorted(k for k in by_key if len(k) < _GRAM)),
+            always=tuple(always),
+        )
 
     def candidates(self, text: str) -> list[int]:
-        """Numbers of the patterns that could match somewhere in `text`, in pattern order."""
-        found: set[int] = set(self.always)
-        index = self.by_start
-        grams = {text[i : i + n] for n in range(1, _PREFIX + 1) for i in range(len(text) - n + 1)}
-        for gram in grams.intersection(index):
-            found.update(index[gram])
+        """Numbers of the entries that could match somewhere in `text`, in entry order."""
+        found = set(self.always)
+        size = len(text)
+        hits = [k for k in self.short_keys if k in text]
+        for length in self.key_lengths:
+            # Every substring of this length, sliced in C (map over slice objects), not in a Python loop.
+            hits.extend(self.keys.intersection(map(text.__getitem__, map(slice, range(size), range(length, size + 1)))))
+        by_key = self.by_key
+        for k in hits:
+            for number, string in by_key[k]:
+                if number not in found and string in text:
+                    found.add(number)
         return sorted(found)
+
+    def in_order(self, numbers: list[int], hint: str | None) -> list[int]:
+        """Pattern entries with the hinted language's first, each part in entry order."""
+        if hint not in self.languages:
+            return numbers
+        languages = self.entry_languages
+        return [n for n in numbers if languages[n] == hint] + [n for n in numbers if languages[n] != hint]
+
+
+# --------------------------------------------------------------------------------------------
+# Cache
+
+CACHE_SUBDIR = "nlu"  # shared with the language and intent models
+_CACHE_FORMAT = 1
+
+
+def _cache_key(files: Iterable[Path]) -> str:
+    """A hash of the lexicon files, this module's source and the Python version (its regex parser)."""
+    digest = hashlib.sha256()
+    digest.update(f"format={_CACHE_FORMAT};python={sys.version_info[:2]};".encode())
+    digest.update(Path(__file__).read_bytes())
+    for path in files:
+        digest.update(f"{path.name}:".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:20]
+
+
+def _read_cache(path: Path, key: str) -> _Index | None:
+    if not path.is_file():
+        return None
+    try:
+        with path.open("rb") as handle:
+            index = pickle.load(handle)
+    except Exception:  # a corrupt or foreign file is a cache miss, not an outage
+        log.warning("crisis index cache unreadable, rebuilding", exc_info=True)
+        return None
+    if isinstance(index, _Index) and index.key == key:
+        return index
+    log.warning("crisis index cache holds something else, rebuilding")
+    return None
+
+
+def _write_cache(path: Path, index: _Index) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written aside and renamed, so that a parallel start never reads half a file.
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as temporary:
+            pickle.dump(index, temporary, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(temporary.name, path)
+        for old in path.parent.glob("crisis-*.pkl"):
+            # Older indexes go once they are an hour out of date: another process may still use one.
+            if old != path and old.stat().st_mtime < path.stat().st_mtime - 3600:
+                old.unlink(missing_ok=True)
+    except OSError:  # a read-only cache only costs start-up time
+        log.warning("could not cache the crisis index in %s", path.parent)
+
+
+# --------------------------------------------------------------------------------------------
+# The detector
 
 
 class CrisisDetector:
-    """Flags messages that need emergency information at once, in all served languages."""
+    """Flags messages that need emergency information at once, in all served languages.
 
-    def __init__(self, lexicon_dir: Path = LEXICON_DIR) -> None:
-        files = sorted(lexicon_dir.glob("crisis-*.yml"))
-        self.rules: dict[str, CrisisRules] = {}
-        for path in files:
-            rules = CrisisRules.from_file(path)
-            self.rules[rules.language] = rules
-        # Guards of every language apply to every message: an idiom is an idiom in a mixed message.
-        self._guards = _Indexed.build([("guard", r.language, g) for r in self.rules.values() for g in r.guards])
-        self._by_hint: dict[str | None, _Indexed] = {}
+    With a `cache_dir` the index of the lexicons is kept on disk (keyed by their content), and a
+    start reads it instead of parsing and compiling every pattern; patterns are then compiled
+    when a message first makes them a candidate. Without one, the lexicons are read every time.
+    Either way a lexicon that fails its checks raises at construction: an index is only ever
+    written for lexicons that passed them.
+    """
+
+    def __init__(self, lexicon_dir: Path = LEXICON_DIR, *, cache_dir: Path | None = None) -> None:
+        self._lexicon_dir = lexicon_dir
+        files = _lexicon_files(lexicon_dir)
+        key = _cache_key(files)
+        path = cache_dir / CACHE_SUBDIR / f"crisis-{key}.pkl" if cache_dir is not None else None
+        index = _read_cache(path, key) if path is not None else None
+        if index is None:
+            rules = load_rules(lexicon_dir)
+            self.__dict__["rules"] = rules  # read and compiled already: `rules` need not do it again
+            index = _Index.build(key, rules.values())
+            if path is not None:
+                _write_cache(path, index)
+        self._index = index
+        # Filled on first use; two threads compiling the same pattern at once only do it twice.
+        self._compiled: list[re.Pattern[str] | None] = [None] * len(index.sources)
+
+    @functools.cached_property
+    def rules(self) -> dict[str, CrisisRules]:
+        """Each language's guards and patterns, compiled from the files: for tests and review."""
+        return load_rules(self._lexicon_dir)
 
     def is_crisis(self, text: str, language: str | None = None) -> bool:
         """True when the message needs emergency help now; the hinted language is checked first."""
@@ -242,22 +498,26 @@ class CrisisDetector:
         """(category, language of the pattern, the matched words), or None: for tests and review."""
         if not text or not text.strip():
             return None
+        index = self._index
         normalised = normalise(text)
-        for number in self._guards.candidates(normalised):
-            normalised = self._guards.patterns[number][2].sub(" ", normalised)
+        numbers = index.candidates(normalised)
+        first_pattern = bisect.bisect_left(numbers, index.guard_count)
+        # Guards of every language apply to every message: an idiom is an idiom in a mixed message.
+        guarded = normalised
+        for number in numbers[:first_pattern]:
+            guarded = self._pattern(number).sub(" ", guarded)
+        if guarded != normalised:
+            numbers = index.candidates(guarded)
+            first_pattern = bisect.bisect_left(numbers, index.guard_count)
         hint = (language or "").split("-")[0].lower() or None
-        indexed = self._by_hint.get(hint)
-        if indexed is None:
-            ordered = [(c, r.language, p) for r in self._ordered(hint) for c, p in r.patterns]
-            indexed = self._by_hint[hint] = _Indexed.build(ordered)
-        for number in indexed.candidates(normalised):
-            category, pattern_language, pattern = indexed.patterns[number]
-            found = pattern.search(normalised)
+        for number in index.in_order(numbers[first_pattern:], hint):
+            found = self._pattern(number).search(guarded)
             if found:
-                return category, pattern_language, found.group(0).strip()
+                return index.categories[number], index.entry_languages[number], found.group(0).strip()
         return None
 
-    def _ordered(self, language: str | None) -> list[CrisisRules]:
-        hinted = self.rules.get((language or "").split("-")[0].lower())
-        rest = [rules for rules in self.rules.values() if rules is not hinted]
-        return [hinted, *rest] if hinted else rest
+    def _pattern(self, number: int) -> re.Pattern[str]:
+        pattern = self._compiled[number]
+        if pattern is None:
+            pattern = self._compiled[number] = re.compile(self._index.sources[number])
+        return pattern

@@ -32,15 +32,17 @@ import hashlib
 import importlib.util
 import logging
 import math
+import operator
 import os
 import pickle
 import re
 import tempfile
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -52,7 +54,7 @@ SERVED: tuple[str, ...] = ("fi", "en", "ar", "ru", "so", "sw")
 UNDETERMINED = "und"
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicons"
 CACHE_SUBDIR = "nlu"
-_CACHE_FORMAT = 3
+_CACHE_FORMAT = 4
 
 # Pseudo-languages of the Latin-script model: Arabic and Russian written in Latin letters.
 AR_LATN = "ar-latn"
@@ -342,13 +344,6 @@ class Lexicon:
             return True
         return "-" in key and all(part in self.masked for part in key.split("-") if part)
 
-    def fingerprint(self) -> str:
-        digest = hashlib.sha256()
-        for key in sorted(self.words):
-            digest.update(f"{key}={sorted(self.words[key].items())};".encode())
-        digest.update(",".join(sorted(self.masked)).encode())
-        return digest.hexdigest()[:16]
-
 
 def _entries(path: Path) -> Iterable[str]:
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -370,9 +365,27 @@ def _script_of_word(word: str) -> str | None:
 @dataclass(frozen=True)
 class _Token:
     text: str
-    key: str
+    key: str  # the lexicon key: folded, see `fold_word`
     script: str
     letters: int
+    ngram: str  # the letters as the n-gram models see them (digits and marks dropped)
+
+
+# Words longer than this are not memoised: a pasted blob must not fill the memo.
+_MEMO_WORD_CHARS = 40
+_MEMO_SIZE = 16384
+
+_T = TypeVar("_T")
+
+
+def _memoised(function: Callable[[str], _T]) -> Callable[[str], _T]:
+    """`function` of a word, memoised: messages reuse the same few thousand words all day."""
+    cached = functools.lru_cache(maxsize=_MEMO_SIZE)(function)
+
+    def call(word: str) -> _T:
+        return cached(word) if len(word) <= _MEMO_WORD_CHARS else function(word)
+
+    return call
 
 
 def _tokens(text: str) -> list[_Token]:
@@ -380,39 +393,59 @@ def _tokens(text: str) -> list[_Token]:
     text = _URL.sub(" ", text)
     text = _ARABIC_MARKS.sub("", text).replace("\u200c", " ")
     tokens = []
-    for match in _TOKEN.finditer(text):
-        word = match.group(0)
+    for word in _TOKEN.findall(text):
+        token = _token(word)
+        if token is not None:
+            tokens.append(token)
+    return tokens
+
+
+def _make_token(word: str) -> _Token | None:
+    """The token of one word; None for a word without letters (a number)."""
+    if word.isascii():
+        # Most words: every ASCII letter is Latin script, and nothing else in ASCII is a letter.
+        script, letters = "latin", sum(map(str.isalpha, word))
+        if not letters:
+            return None
+    else:
         counts: Counter[str] = Counter()
         for ch in word:
-            script = _script_of(ch)
-            if script is not None:
-                counts[script] += 1
+            found = _script_of(ch)
+            if found is not None:
+                counts[found] += 1
         if not counts:
-            continue  # numbers
+            return None
         script, letters = counts.most_common(1)[0]
-        tokens.append(_Token(word, fold_word(word, script), script, letters))
-    return tokens
+    return _Token(word, fold_word(word, script), script, letters, _ngram_word(word, script))
+
+
+_token = _memoised(_make_token)
 
 
 def _word_ngrams(word: str) -> list[str]:
     """langdetect's n-grams of one word: 1-3 grams of " word ", without the bare space."""
     padded = f" {word} "
-    grams = [ch for ch in word]
-    grams.extend(padded[i : i + 2] for i in range(len(padded) - 1))
-    grams.extend(padded[i : i + 3] for i in range(len(padded) - 2))
+    grams = list(word)
+    grams.extend(_substrings(padded, 2))
+    grams.extend(_substrings(padded, 3))
     return grams
 
 
-def _ngram_word(token: _Token) -> str:
-    """The letters of a token as the n-gram models see them (digits and marks dropped)."""
-    if token.script == "latin":
-        word = token.text.lower().replace("’", "'")
+def _substrings(text: str, n: int) -> Iterable[str]:
+    """Every substring of length `n`, in order; sliced in C (map over slices), not a Python loop."""
+    return map(text.__getitem__, map(slice, range(len(text) - n + 1), range(n, len(text) + 1)))
+
+
+def _ngram_word(text: str, script: str) -> str:
+    """The letters of a word as the n-gram models see them (digits and marks dropped)."""
+    if script == "latin":
+        word = text.lower().replace("’", "'")
         word = "".join(ch for ch in word if ch.isalpha())
-    elif token.script == "arabic":
+    elif script == "arabic":
         # langdetect folds Farsi yeh into Arabic yeh; letters decide Persian separately.
-        word = _ARABIC_MARKS.sub("", token.text).replace("ی", "ي")
+        word = _ARABIC_MARKS.sub("", text).replace("ی", "ي")
     else:
-        word = token.text.lower()
+        word = text.lower()
     return _RUN3.sub(r"\1\1", word)
 
 
@@ -431,8 +464,14 @@ class NgramModel:
 
     def loglik(self, script: str, words: Sequence[str]) -> tuple[np.ndarray, int]:
         """Summed log-likelihood of the words' n-grams per language, and how many were known."""
-        vocab = self.vocab[script]
-        rows = [vocab[g] for w in words for g in _word_ngrams(w) if g in vocab]
+        return self.loglik_rows(script, [row for w in words for row in self.word_rows(script, w)])
+
+    def word_rows(self, script: str, word: str) -> tuple[int, ...]:
+        """The table rows of a word's known n-grams, repeats included (each one counts)."""
+        return tuple(row for row in map(self.vocab[script].get, _word_ngrams(word)) if row is not None)
+
+    def loglik_rows(self, script: str, rows: list[int]) -> tuple[np.ndarray, int]:
+        """`loglik` from the words' rows (see `word_rows`), which the detector memoises per word."""
         table = self.logp[script]
         if not rows:
             return np.zeros(table.shape[1], dtype=np.float64), 0
@@ -530,8 +569,19 @@ class DomainModel:
     bias: np.ndarray
 
     def log_proba(self, words: Sequence[str]) -> np.ndarray | None:
-        vocab = self.vocab
-        rows = {vocab[g] for word in words for g in _domain_features(word) if g in vocab}
+        return self.log_proba_rows([self.word_rows(word) for word in words])
+
+    def word_rows(self, word: str) -> tuple[int, ...]:
+        """The feature rows of one word, each once, in the order the features are generated."""
+        return tuple(dict.fromkeys(row for row in map(self.vocab.get, _domain_features(word)) if row is not None))
+
+    def log_proba_rows(self, per_word: Sequence[tuple[int, ...]]) -> np.ndarray | None:
+        """Log-probabilities per language from the words' rows (see `word_rows`, memoised per word)."""
+        # Features are binary over the whole message. Adding the rows word by word, in order, gives
+        # the set the same insertion order, so the float sum below is the same to the last bit.
+        rows: set[int] = set()
+        for word_rows in per_word:
+            rows.update(word_rows)
         if not rows:
             return None
         # Binary features, L2-normalised, as in training.
@@ -547,8 +597,8 @@ def _domain_features(word: str) -> list[str]:
     padded = f" {word} "
     grams: list[str] = []
     for n in (1, 2, 3, 4):
-        grams.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
-    return [g for g in grams if g.strip()]
+        grams.extend(_substrings(padded, n))
+    return list(filter(str.strip, grams))
 
 
 def _train_domain_model(texts: dict[str, list[str]]) -> DomainModel | None:
@@ -674,21 +724,21 @@ def _collect_training_text(files: Sequence[Path], lexicon: Lexicon) -> _Training
             if scripts == {native}:
                 if native == "latin" and _belongs_elsewhere(tokens, language, lexicon):
                     continue  # "hei" and "salam" in the English file are not English
-                add(native, language, (_ngram_word(t) for t in tokens))
+                add(native, language, (t.ngram for t in tokens))
                 if native == "latin":
-                    domain.setdefault(language, []).append(" ".join(_ngram_word(t) for t in tokens))
+                    domain.setdefault(language, []).append(" ".join(t.ngram for t in tokens))
                 if language == "ru":
                     for scheme in range(len(_RU_TRANSLIT)):
                         latin = transliterate_russian(" ".join(t.text for t in tokens), scheme)
                         latin_tokens = [t for t in _tokens(latin) if t.script == "latin"]
-                        add("latin", RU_LATN, (_ngram_word(t) for t in latin_tokens))
-                        domain.setdefault(RU_LATN, []).append(" ".join(_ngram_word(t) for t in latin_tokens))
+                        add("latin", RU_LATN, (t.ngram for t in latin_tokens))
+                        domain.setdefault(RU_LATN, []).append(" ".join(t.ngram for t in latin_tokens))
             elif scripts == {"latin"} and language in {"ar", "ru"}:
                 pseudo = AR_LATN if language == "ar" else RU_LATN
                 if _belongs_elsewhere(tokens, pseudo, lexicon):
                     continue
-                add("latin", pseudo, (_ngram_word(t) for t in tokens))
-                domain.setdefault(pseudo, []).append(" ".join(_ngram_word(t) for t in tokens))
+                add("latin", pseudo, (t.ngram for t in tokens))
+                domain.setdefault(pseudo, []).append(" ".join(t.ngram for t in tokens))
 
     # The lexicons are typical words too; they matter most where training data is thin.
     for lang, word in lexicon.sources:
@@ -721,6 +771,7 @@ def _belongs_elsewhere(tokens: Sequence[_Token], language: str, lexicon: Lexicon
 
 @dataclass
 class _Models:
+    lexicon: Lexicon  # cached too: unpickling it takes a fifth of the time of reading the files
     ngrams: NgramModel
     domain: DomainModel | None
 
@@ -739,7 +790,7 @@ def _langdetect_profiles() -> Path:
     return Path(spec.origin).resolve().parent / "profiles"
 
 
-def _cache_key(files: Sequence[Path], lexicon: Lexicon) -> str:
+def _cache_key(files: Sequence[Path], lexicon_dir: Path) -> str:
     digest = hashlib.sha256()
     digest.update(f"format={_CACHE_FORMAT};".encode())
     profiles = _langdetect_profiles()
@@ -747,15 +798,18 @@ def _cache_key(files: Sequence[Path], lexicon: Lexicon) -> str:
         stat = (profiles / name).stat()
         digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
     digest.update(Path(__file__).read_bytes())
-    digest.update(lexicon.fingerprint().encode())
+    # What Lexicon.load reads.
+    for path in [*sorted(lexicon_dir.glob("lang-*.txt")), lexicon_dir / "finnish-names.txt"]:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
     for path in files:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:20]
 
 
-def _load_or_build(files: Sequence[Path], lexicon: Lexicon, cache_dir: Path | None) -> _Models:
-    key = _cache_key(files, lexicon)
+def _load_or_build(files: Sequence[Path], lexicon_dir: Path, cache_dir: Path | None) -> _Models:
+    key = _cache_key(files, lexicon_dir)
     path = cache_dir / CACHE_SUBDIR / f"language-{key}.pkl" if cache_dir is not None else None
     if path is not None and path.is_file():
         try:
@@ -765,8 +819,9 @@ def _load_or_build(files: Sequence[Path], lexicon: Lexicon, cache_dir: Path | No
                 return models
         except Exception:  # a corrupt or foreign file is a cache miss, not an outage
             log.warning("language model cache unreadable, rebuilding", exc_info=True)
+    lexicon = Lexicon.load(lexicon_dir)
     text = _collect_training_text(files, lexicon)
-    models = _Models(_build_ngram_model(text.profile_words), _train_domain_model(text.domain_texts))
+    models = _Models(lexicon, _build_ngram_model(text.profile_words), _train_domain_model(text.domain_texts))
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -796,11 +851,21 @@ class LanguageDetector:
         weights: _Weights = WEIGHTS,
     ) -> None:
         self.weights = weights
-        self.lexicon = Lexicon.load()
         files = _training_files(nlu_data_dir)
-        models = _load_or_build(files, self.lexicon, cache_dir if cache_dir else default_cache_dir())
+        models = _load_or_build(files, LEXICON_DIR, cache_dir if cache_dir else default_cache_dir())
+        self.lexicon = models.lexicon
         self.ngrams = models.ngrams
         self.domain = models.domain
+        # Per-word work, memoised: what a word is (masked, its lexicon entry, its n-gram rows)
+        # never changes while the detector lives, and most of a message is words seen before.
+        self._is_masked = _memoised(self.lexicon.is_masked)
+        self._lookup = _memoised(self.lexicon.lookup)
+        self._ngram_rows = {
+            script: _memoised(functools.partial(self.ngrams.word_rows, script)) for script in self.ngrams.vocab
+        }
+        self._domain_rows = _memoised(self.domain.word_rows if self.domain is not None else _no_rows)
+        served = self.domain.languages if self.domain is not None else ()
+        self._latin_unserved = tuple(lang for lang in _SAME_SCRIPT_LANGS["latin"] if lang not in served)
 
     def detect(
         self,
@@ -832,7 +897,7 @@ class LanguageDetector:
         masked: list[_Token] = []
         content: list[_Token] = []
         for token in tokens:
-            if token.script == "latin" and self.lexicon.is_masked(token.key):
+            if token.script == "latin" and self._is_masked(token.key):
                 masked.append(token)
             else:
                 content.append(token)
@@ -860,7 +925,7 @@ class LanguageDetector:
     def _lexicon_votes(self, tokens: Sequence[_Token]) -> dict[str, float]:
         votes: defaultdict[str, float] = defaultdict(float)
         for token in tokens:
-            hit = self.lexicon.lookup(token.key)
+            hit = self._lookup(token.key)
             if not hit:
                 continue
             total = max(1.0, sum(hit.values()))
@@ -869,26 +934,27 @@ class LanguageDetector:
         return votes
 
     def _ngram_scores(self, script: str, words: Sequence[str], n_tokens: int) -> dict[str, float]:
-        ll, known = self.ngrams.loglik(script, words)
+        word_rows = self._ngram_rows[script]
+        ll, known = self.ngrams.loglik_rows(script, [row for word in words for row in word_rows(word)])
         if not known:
             return {}
         w = self.weights
         scaled = w.ngram * (ll - ll.max()) / math.sqrt(known)
         cap = min(w.ngram_cap, w.ngram_cap_per_token * max(1, n_tokens))
         scaled = np.maximum(scaled, -cap)
-        return {lang: float(s) for lang, s in zip(self.ngrams.languages[script], scaled, strict=True)}
+        # tolist(): Python floats in one call, not one numpy scalar per language.
+        return dict(zip(self.ngrams.languages[script], scaled.tolist(), strict=True))
 
     def _latin(self, tokens: Sequence[_Token]) -> dict[str, float]:
         w = self.weights
-        words = [_ngram_word(t) for t in tokens]
+        words = [t.ngram for t in tokens]
         words = [x for x in words if x]
         scores: dict[str, float] = dict.fromkeys(_SAME_SCRIPT_LANGS["latin"], 0.0)
         ngram_scores = self._ngram_scores("latin", words, len(tokens))
         votes = self._lexicon_votes(tokens)
         if not ngram_scores and not votes:
             return {}
-        for lang, value in ngram_scores.items():
-            scores[lang] = value
+        scores.update(ngram_scores)
         for lang, count in votes.items():
             if lang in scores:
                 scores[lang] += w.lexicon * count
@@ -899,25 +965,25 @@ class LanguageDetector:
         )
         scores[AR_LATN] += w.arabizi_digit * digits
         if self.domain is not None and words:
-            served = [lang for lang in self.domain.languages]
+            served = self.domain.languages
             best_served = max(scores[lang] for lang in served)
-            best_other = max(v for lang, v in scores.items() if lang not in served)
+            best_other = max(scores[lang] for lang in self._latin_unserved)
             # The domain model knows only the served languages: it may refine a choice among them,
             # never turn an unserved message into a served one.
             if best_served >= best_other - 1.0:
-                log_proba = self.domain.log_proba(words)
+                log_proba = self.domain.log_proba_rows([self._domain_rows(word) for word in words])
                 if log_proba is not None:
                     # Relative to the model's favourite, so that it reorders the served languages
                     # without lowering them all against unserved ones.
-                    relative = log_proba - log_proba.max()
+                    relative = (log_proba - log_proba.max()).tolist()
                     for lang, value in zip(served, relative, strict=True):
-                        scores[lang] += w.domain * float(max(value, -w.domain_cap))
+                        scores[lang] += w.domain * max(value, -w.domain_cap)
         return scores
 
     def _other_script(self, script: str, tokens: Sequence[_Token]) -> dict[str, float]:
         w = self.weights
         scores: dict[str, float] = dict.fromkeys(_SAME_SCRIPT_LANGS[script], 0.0)
-        words = [_ngram_word(t) for t in tokens]
+        words = [t.ngram for t in tokens]
         if script in self.ngrams.vocab:
             for lang, value in self._ngram_scores(script, words, len(tokens)).items():
                 scores[lang] = value
@@ -941,7 +1007,7 @@ class LanguageDetector:
             scores[lang] = scores.get(lang, 0.0) + w.letters * 3.0 * math.tanh(value / 3.0)
         if script == "cyrillic":
             for token in tokens:
-                if token.key in _ENDING_EXCEPTIONS or self.lexicon.lookup(token.key):
+                if token.key in _ENDING_EXCEPTIONS or self._lookup(token.key):
                     continue  # a known word already counted
                 for pattern, lang in _CYRILLIC_ENDINGS:
                     if pattern.match(token.key):
@@ -978,7 +1044,8 @@ class LanguageDetector:
         combined: dict[str, float] = {}
         for lang, value in scores.items():
             code = _REPORTED_AS.get(lang, lang)
-            combined[code] = max(combined.get(code, -math.inf), value)
+            if code not in combined or value > combined[code]:
+                combined[code] = value
         if UNDETERMINED in combined:
             return LanguageGuess(UNDETERMINED, 0.0)
         # A prior lifts its language to just below weak evidence before adding its weight, so that
@@ -987,7 +1054,7 @@ class LanguageDetector:
         anchor = min(max(combined.values()), 1.0) - 0.5
         for code, bonus in priors.items():
             combined[code] = max(combined.get(code, anchor), anchor) + bonus
-        ranked = sorted(combined.items(), key=lambda kv: kv[1], reverse=True)
+        ranked = sorted(combined.items(), key=operator.itemgetter(1), reverse=True)
         served = next(((c, s) for c, s in ranked if c in SERVED), None)
         unserved = next(((c, s) for c, s in ranked if c not in SERVED), None)
         # An unserved language must win clearly: a served language that is nearly as likely is the
@@ -1005,6 +1072,10 @@ class LanguageDetector:
         if best_score <= 0.0:
             confidence *= 0.5  # only the n-gram profile speaks for it: a guess, and it says so
         return LanguageGuess(best, round(confidence, 4))
+
+
+def _no_rows(word: str) -> tuple[int, ...]:
+    return ()
 
 
 def _base_code(code: str) -> str:
