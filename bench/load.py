@@ -15,13 +15,41 @@ bot itself (say `--send-rate 30` to see the real pacing).
 
 Targets on a 2-core machine: >= 200 updates/s sustained, p99 <= 100 ms, no errors, no "database is locked".
 
-Measured on the 2-core development machine (2026-11, other work running beside it): no errors and no
-"database is locked" at any load; the one bot process tops out at about 80 updates/s on SQLite and 60 on
-PostgreSQL, so at the 200/s target load replies queue up (p99 of seconds), while at 50 updates/s p99 is
-about 20 ms (SQLite) and 180 ms (PostgreSQL). A profile of the bot process (py-spy, `--gil`) puts about
-60 % of its CPU in python-telegram-bot's HTTP client (httpx: sendMessage, answerCallbackQuery,
-editMessageReplyMarkup), about 11 % in the core and about 6 % in commits; `--breakdown` times each phase
-alone. `--workers 2` (two webhook processes) gained nothing here: the simulated Telegram needs a core too.
+The table also gives the CPU time per answered update of the bot process(es) and of this process (the
+simulated Telegram), counted from the first user on (start-up and model loading excluded): on a shared
+machine updates/s and latencies follow whatever else runs, CPU per update much less so.
+
+Measured on the 2-core development machine (2026-11-29, up to seven other jobs beside it: load average
+6-10, so each run got a fraction of the two cores), `--users 100 --ramp 20`, one process, polling:
+
+| database | code | bot CPU ms/update | simulated Telegram CPU ms/update | p50 ms |
+|---|---|---|---|---|
+| SQLite | before (inbox via ORM session, to_thread) | 31.8 | 4.5 | 4,599 |
+| SQLite | after | 28.5 | 4.6 | 6,594 |
+| PostgreSQL | before | 28.9, 32.9 | 5.2, 4.1 | 104, 2,037 |
+| PostgreSQL | after | 34.4, 38.0, 34.4 | 4.8, 4.7, 4.0 | 1,294, 3,127, 2,015 |
+
+At the default load (1,000 users over 25 s) every run was overloaded, most users timed out (30 s) and
+the rates are of what got answered: SQLite 15 updates/s before, 23 after; PostgreSQL 20 before, 15 after
+(load average 6-8.5 during these runs). Run to run the same code varies by 15 % and more here, so these
+rows show no difference beyond noise. The targets (>= 200 updates/s, p99 <= 100 ms) are far out of reach
+on this machine: at about 30 ms of
+CPU per update one bot process tops out near 30 updates/s of a whole core, and it got less than that.
+Where that CPU goes (cProfile of the bot process, `--profile`): Bot API calls dominate, and in this
+sandbox system calls are slow: a `send` on the local socket took 4.6 ms of wall time under that load
+(httpcore sends headers and body separately), and httpcore checks every idle pooled connection before
+each request (anyio calls `getpeername` each time: 7 s of a 138 s profile). Measured one at a time (ms of CPU per call):
+
+| phase | before | after |
+|---|---|---|
+| one sendMessage, client side (httpcore imports `sniffio` per request: see pyproject) | 3.6 | 2.0-2.9 |
+| inbox record, SQLite / PostgreSQL (a plain INSERT instead of an ORM session) | 1.2-1.7 / 2.3-2.9 | 0.9 / 2.0 |
+| inbox done, SQLite / PostgreSQL (one UPDATE, no read first) | 2.1 / 3.7 | 1.4 / 2.4 |
+| the core: /menu, free text (NLU 0.5), a button, /start of a new user | 6.8, 10.3, 4.8, 7.9 | same |
+
+(The A/B rows above ran with sniffio already installed for both.) Start-up trained the NLU models anew
+(23 s of CPU) whenever their cache was stale; that is outside the per-update figures. `--workers 2`
+(two webhook processes) gained nothing earlier: the simulated Telegram needs a core too.
 """
 
 from __future__ import annotations
@@ -225,8 +253,14 @@ async def bench(database: str, database_url: str, args: argparse.Namespace) -> d
         results = Results()
         start = time.monotonic() + 0.5
         gap = args.ramp / max(1, args.users)
+        # CPU seconds used during the run itself (start-up and model loading excluded), in the bot
+        # process(es) and in this one (the simulated Telegram and users).
+        bot_cpu_before = sum(cpu_seconds(p.pid) for p in processes)
+        own_cpu_before = time.process_time()
         tasks = [asyncio.create_task(user(api, i, start + i * gap, results, args.think)) for i in range(args.users)]
         await asyncio.gather(*tasks)
+        bot_cpu = sum(cpu_seconds(p.pid) for p in processes) - bot_cpu_before
+        own_cpu = time.process_time() - own_cpu_before
     finally:
         for process in processes:
             if process.returncode is None:
@@ -259,7 +293,16 @@ async def bench(database: str, database_url: str, args: argparse.Namespace) -> d
         "locked": len(re.findall(r"database is locked", stderr)),
         "bot_errors": len(re.findall(r" ERROR ", stderr)),
         "stderr_tail": stderr[-1500:],
+        "bot_cpu_ms": bot_cpu / updates * 1000 if updates else float("nan"),
+        "api_cpu_ms": own_cpu / updates * 1000 if updates else float("nan"),
+        "calls": len(api.calls),
     }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a running process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -379,7 +422,7 @@ def main() -> int:
     print(f"\n{args.users} users x 5 messages, arriving over {args.ramp:.0f} s, think time {args.think} s, "
           f"send rate limit {args.send_rate:g}/s, {mode}, {os.cpu_count()} CPUs")
     header = ("database", "updates", "errors", "locked", "elapsed s", "updates/s", "p50 ms", "p95 ms", "p99 ms",
-              "max ms", "1st reply p50 ms")
+              "max ms", "1st reply p50 ms", "bot CPU ms/update", "API CPU ms/update", "API calls/update")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     ok = True
@@ -387,7 +430,8 @@ def main() -> int:
         errors = row["timeouts"] + row["api_errors"] + row["bot_errors"]
         print(f"| {row['database']} | {row['updates']} | {errors} | {row['locked']} | {row['elapsed']:.1f} | "
               f"{row['rate']:.0f} | {row['p50']:.0f} | {row['p95']:.0f} | {row['p99']:.0f} | {row['max']:.0f} | "
-              f"{row['first_p50']:.0f} |")
+              f"{row['first_p50']:.0f} | {row['bot_cpu_ms']:.2f} | {row['api_cpu_ms']:.2f} | "
+              f"{row['calls'] / max(1, row['updates']):.2f} |")
         ok = ok and errors == 0 and row["locked"] == 0 and row["updates"] == args.users * 5
         if errors or row["locked"]:
             print(f"  {row['database']} bot stderr (tail):\n{row['stderr_tail']}")

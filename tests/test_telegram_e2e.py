@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 
-from bot.testing.fake_bot_api import FakeBotApi
+from bot.core.texts import Texts
+from bot.db.models import User
+from bot.settings import ROOT, Settings
+from bot.testing.fake_bot_api import FakeBotApi, Fault
 from tests.conftest import make_settings
 from tests.fakes import KeywordNLU
-from tests.telegram_harness import running_bot
+from tests.handoff_support import STAFF_CHAT, WEDNESDAY_10, Clock, HandoffNLU
+from tests.telegram_harness import RunningBot, running_bot
+from tests.waiting import until
 
 USER = 5550001
 
@@ -108,20 +116,95 @@ async def test_blocked_user_is_marked_and_nothing_crashes(api: FakeBotApi, sqlit
         api.blocked_chats.add(USER)
         update = await api.user_says(USER, "/menu", language_code="so")
         await api.wait_for(lambda: bot.channel.inbox.status(update["update_id"]) == "done")
-        from sqlalchemy import select
-
-        from bot.db.models import User
-
         with bot.services.db.sessions() as session:
             assert session.scalar(select(User.blocked_at)) is not None
 
 
-def _sync_text(language: str, key: str) -> str:
-    from bot.core.texts import Texts
-    from bot.settings import ROOT
+@functools.cache
+def _texts() -> Texts:
+    # Loaded once: predicates run on every Bot API call, and parsing every strings file each time
+    # blocked the event loop long enough to time tests out.
+    return Texts.load(ROOT / "content" / "strings")
 
-    return Texts.load(ROOT / "content" / "strings").get(language, key)
+
+def _sync_text(language: str, key: str) -> str:
+    return _texts().get(language, key)
 
 
 async def _text(_api: FakeBotApi, language: str, key: str) -> str:
     return _sync_text(language, key)
+
+
+# ---------------------------------------------------------------------- delivery errors, per recipient
+def _handoff_settings(sqlite_url: str, tmp_path: Path) -> Settings:
+    return make_settings(sqlite_url, tmp_path, staff_chat_id=STAFF_CHAT)
+
+
+async def _ask_for_a_person(api: FakeBotApi, bot: RunningBot) -> dict[str, Any]:
+    bot.services.clock = Clock(WEDNESDAY_10)
+    await onboard(api, "English", "en")
+    return await api.user_says(USER, "I want to talk to a person", language_code="en")
+
+
+def _errors(bot: RunningBot, reason: str) -> float | None:
+    return bot.channel.metrics.registry.get_sample_value("aito_delivery_errors_total", {"reason": reason})
+
+
+async def test_a_staff_chat_the_bot_cannot_find_does_not_fail_the_familys_update(
+    api: FakeBotApi, sqlite_url: str, tmp_path: Path
+) -> None:
+    """The ticket card cannot be posted (400 chat not found): the family is still answered, once."""
+    async with running_bot(_handoff_settings(sqlite_url, tmp_path), api, HandoffNLU()) as bot:
+        api.faults.append(Fault("sendMessage", 400, "Bad Request: chat not found", chat_id=STAFF_CHAT))
+        request = await _ask_for_a_person(api, bot)
+        await until(lambda: bot.channel.inbox.status(request["update_id"]) == "done")
+        assert not api.faults, "the card was tried"
+        told = _texts().get("en", "handoff.answer_today", until="16:00")
+        assert [s.text for s in api.messages_to(USER)].count(told) == 1
+        assert not api.messages_to(STAFF_CHAT)
+        assert _errors(bot, "chat_not_found") == 1
+        sent_before = len(api.sent)
+        await bot.channel.finish_unfinished(bot.application.bot)  # what the inbox retry does every 30 s
+        assert len(api.sent) == sent_before, "nothing is sent again"
+
+
+async def test_a_family_who_blocked_the_bot_is_paused_and_the_card_still_reaches_the_staff(
+    api: FakeBotApi, sqlite_url: str, tmp_path: Path
+) -> None:
+    """403 on the family's replies of a two-recipient update: the blocked hooks run, the staff get the card."""
+    async with running_bot(_handoff_settings(sqlite_url, tmp_path), api, HandoffNLU()) as bot:
+        bot.services.clock = Clock(WEDNESDAY_10)
+        await onboard(api, "English", "en")
+        paused: list[int] = []
+        bot.services.registry.blocked_hooks.append(lambda _session, user: paused.append(user.id))
+        api.blocked_chats.add(USER)
+        request = await api.user_says(USER, "I want to talk to a person", language_code="en")
+        await until(lambda: bot.channel.inbox.status(request["update_id"]) == "done")
+        assert len(api.messages_to(STAFF_CHAT)) == 1, "the ticket card went out"
+        assert len(paused) == 1, "the registry's blocked hooks ran once, for the family"
+        with bot.services.db.sessions() as session:
+            assert session.scalar(select(User.blocked_at).where(User.external_id == str(USER))) is not None
+        assert _errors(bot, "blocked") == 1
+
+
+async def test_a_send_that_keeps_failing_leaves_only_that_reply_for_the_retry(
+    api: FakeBotApi, sqlite_url: str, tmp_path: Path
+) -> None:
+    """The staff group is unreachable (500 on every attempt): the family's replies go out once, the card
+    waits in the inbox, and the retry sends the card alone."""
+    async with running_bot(_handoff_settings(sqlite_url, tmp_path), api, HandoffNLU()) as bot:
+        api.faults += [Fault("sendMessage", 500, "Internal Server Error", chat_id=STAFF_CHAT) for _ in range(4)]
+        request = await _ask_for_a_person(api, bot)
+        registry = bot.channel.metrics.registry
+        # "handled" is also the state between the core's commit and the sends: wait for the outcome itself
+        await until(lambda: registry.get_sample_value("aito_updates_total", {"outcome": "deferred"}) == 1, timeout=30)
+        assert bot.channel.inbox.status(request["update_id"]) == "handled"
+        assert not api.faults, "every attempt was made"
+        family_messages = len(api.messages_to(USER))
+        assert family_messages >= 6, "the family was answered"
+        assert not api.messages_to(STAFF_CHAT)
+        assert _errors(bot, "unavailable") == 1
+        await bot.channel.finish_unfinished(bot.application.bot)  # Telegram is back; the retry runs
+        assert bot.channel.inbox.status(request["update_id"]) == "done"
+        assert len(api.messages_to(STAFF_CHAT)) == 1, "the card, once"
+        assert len(api.messages_to(USER)) == family_messages, "the family's replies are not sent again"

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import hashlib
 import logging
-import secrets
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,9 +35,26 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults, TypeHandler
 
 from bot.core.engine import Conversation
-from bot.core.messages import Incoming, MediaKind, Reply, UserRef
+from bot.core.messages import Incoming, MediaKind, Recipient, Reply, UserRef
 from bot.core.services import Services
+from bot.db.base import utcnow
 from bot.inbox import Inbox
+from bot.metrics import (
+    BLOCKED,
+    CHAT_NOT_FOUND,
+    DEFERRED,
+    DUPLICATE,
+    FAILED,
+    HANDLED,
+    IGNORED,
+    REFUSED,
+    UNAVAILABLE,
+    UNRECORDED,
+    Metrics,
+    outbox_backlog,
+    serve,
+    stop_serving,
+)
 from bot.settings import SERVED_LANGUAGES, Settings
 
 log = logging.getLogger(__name__)
@@ -41,9 +62,20 @@ CHANNEL = "telegram"
 SEND_ATTEMPTS = 4
 MAX_CAPTION = 1024  # Telegram's limit for a media caption, after entity parsing
 RETRY_UNFINISHED_SECONDS = 30
+# The periodic retry leaves a handled update's unsent replies alone this long: another worker may be
+# sending them right now (several webhook workers share the inbox). At start-up nothing waits.
+HANDLED_GRACE = timedelta(seconds=90)
 # Updates of different users are handled side by side, so that one slow chat (a hanging request, a
 # retried send) does not hold up everyone else; each user's own updates stay in order (_in_order).
 CONCURRENT_UPDATES = 16
+# Database work (and the core, which runs in one transaction) runs in worker threads of its own. SQLite
+# takes one writer at a time, and a writer that finds the lock taken sleeps in SQLite's busy handler with
+# a back-off of up to 100 ms: several threads of one process racing for it made throughput collapse under
+# load. One thread queues them instead (the core is CPU-bound Python, so the GIL allowed no parallelism
+# anyway). PostgreSQL locks rows, not the database, and a transaction waits on the network: several threads.
+SQLITE_DB_THREADS = 1
+POSTGRES_DB_THREADS = 4
+T = TypeVar("T")
 
 
 def to_incoming(update: Update, staff_chat_id: int | None) -> Incoming | None:
@@ -122,6 +154,13 @@ class Origin:
     pressed_message_id: int | None = None
 
 
+def _addressed(reply: Reply, origin: Origin | None) -> Reply:
+    """A reply kept for later names its recipient: the retry sends it without the original update."""
+    if reply.to is not None or origin is None:
+        return reply
+    return replace(reply, to=Recipient(user=origin.user))
+
+
 class TelegramChannel:
     def __init__(self, services: Services, conversation: Conversation) -> None:
         self.services = services
@@ -133,11 +172,33 @@ class TelegramChannel:
         self.unrecorded: dict[int, Update] = {}
         self._user_locks: dict[int, list[Any]] = {}  # user id → [lock, updates holding or awaiting it]
         self._forum: dict[int, bool] = {}  # chat id → whether it has topics (asked once with getChat)
+        self.metrics = Metrics()
+        self.metrics.add_database_gauges(
+            services.db,
+            {
+                "aito_outbox_backlog": ("Scheduled messages that are due and not yet sent", outbox_backlog),
+                **services.registry.gauges,
+            },
+        )
+        self._health_server: Any = None
+        threads = SQLITE_DB_THREADS if services.db.is_sqlite else POSTGRES_DB_THREADS
+        self._db_threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="aito-db")
+
+    async def in_db(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run blocking database work (or the core) in the channel's database threads."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._db_threads, functools.partial(fn, *args, **kwargs))
 
     # ------------------------------------------------------------------ receiving
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        async with self._in_order(update):
-            await self._receive(update, context)
+        started = time.perf_counter()
+        outcome = FAILED  # unless _receive returns: the exception goes on to on_error
+        try:
+            outcome = await self._receive(update, context.bot)
+        finally:
+            self.metrics.updates.labels(outcome).inc()
+            if outcome not in (DUPLICATE, UNRECORDED):
+                self.metrics.latency.observe(time.perf_counter() - started)
 
     @contextlib.asynccontextmanager
     async def _in_order(self, update: Update) -> AsyncIterator[None]:
@@ -159,38 +220,65 @@ class TelegramChannel:
             if entry[1] == 0:
                 del self._user_locks[key]
 
-    async def _receive(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _receive(self, update: Update, bot: Bot) -> str:
+        """Record the update, then act on it; returns the outcome (a label of aito_updates_total)."""
+        update_id = update.update_id
+        async with self._in_order(update):  # taken before the first pause: see _in_order
+            try:
+                fresh = await self.in_db(self.inbox.record, update_id, update.to_dict())
+            except SQLAlchemyError as error:
+                # The database is away. Telegram will not send this update again (polling has acknowledged
+                # it), so it waits here until the database is back (finish_unfinished records it then).
+                self.unrecorded[update_id] = update
+                log.warning("update %d not recorded (%s); it waits for a retry", update_id, type(error).__name__)
+                return UNRECORDED
+            if not fresh:
+                log.info("update %d delivered again; already recorded", update_id)
+                return DUPLICATE
+            self.in_flight.add(update_id)
+            try:
+                unsent = await self._handle(update, bot)
+            except BaseException:
+                self.in_flight.discard(update_id)
+                raise
         try:
-            fresh = await asyncio.to_thread(self.inbox.record, update.update_id, update.to_dict())
-        except SQLAlchemyError as error:
-            # The database is away. Telegram will not send this update again (polling has acknowledged it),
-            # so it waits here until the database is back (finish_unfinished records it then).
-            self.unrecorded[update.update_id] = update
-            log.warning("update %d not recorded (%s); it waits for a retry", update.update_id, type(error).__name__)
-            return
-        if not fresh:
-            log.info("update %d delivered again; already recorded", update.update_id)
-            return
-        await self.process(update, context.bot)
+            return await self._finish(update_id, unsent)
+        finally:
+            self.in_flight.discard(update_id)
 
-    async def process(self, update: Update, bot: Bot) -> None:
-        self.in_flight.add(update.update_id)
+    async def _handle(self, update: Update, bot: Bot) -> list[Reply] | None:
+        """The core's replies, sent; returns those still to send, or None for an update the bot ignores."""
+        answered: asyncio.Task[None] | None = None
         try:
             incoming = to_incoming(update, self.staff_chat_id)
             if update.callback_query is not None:
-                await self._answer_callback(update)
+                # Answered while the core works (it only stops the button's spinner), not before it.
+                answered = asyncio.create_task(self._answer_callback(update))
             if incoming is None:
-                await asyncio.to_thread(self.inbox.mark_done, update.update_id)
-                return
-            incoming = Incoming(**{**incoming.__dict__, "idempotency_key": update.update_id})
-            replies = await asyncio.to_thread(self.conversation.handle, incoming)
+                return None
+            incoming = replace(incoming, idempotency_key=update.update_id)
+            replies = await self.in_db(self.conversation.handle, incoming)
             chat = update.effective_chat
             assert chat is not None  # to_incoming returned None otherwise
             origin = Origin(incoming.user, chat.id, incoming.message_id if incoming.payload is not None else None)
-            await self.deliver(bot, origin, replies)
-            await asyncio.to_thread(self.inbox.mark_done, update.update_id)
+            return await self.deliver(bot, origin, replies)
         finally:
-            self.in_flight.discard(update.update_id)
+            if answered is not None:
+                await answered
+
+    async def _finish(self, update_id: int, unsent: list[Reply] | None) -> str:
+        """Done when every reply is out; otherwise only the unsent ones stay for the retry (no resends).
+
+        Runs after the user's turn has ended: the next update of the same user need not wait for it.
+        """
+        if unsent is None:
+            await self.in_db(self.inbox.mark_done, update_id)
+            return IGNORED
+        if unsent:
+            await self.in_db(self.inbox.keep_unsent, update_id, unsent)
+            return DEFERRED
+        await self.in_db(self.inbox.mark_done, update_id)
+        return HANDLED
 
     async def _answer_callback(self, update: Update) -> None:
         query = update.callback_query
@@ -201,27 +289,41 @@ class TelegramChannel:
         except TelegramError as error:  # an old query cannot be answered; the press is still handled
             log.info("callback answer failed: %s", type(error).__name__)
 
-    async def finish_unfinished(self, bot: Bot) -> None:
-        """Finish updates that a crash (or a database outage) interrupted."""
+    async def finish_unfinished(self, bot: Bot, *, grace: timedelta = timedelta(0)) -> None:
+        """Finish updates that a crash (or a database outage) interrupted.
+
+        `grace`: replies of updates handled less than this long ago are left to whoever is sending them.
+        """
         for update_id, waiting in sorted(self.unrecorded.items()):
             try:
-                await asyncio.to_thread(self.inbox.record, update_id, waiting.to_dict())
+                await self.in_db(self.inbox.record, update_id, waiting.to_dict())
             except SQLAlchemyError:
                 return  # still away: the next round tries again
             del self.unrecorded[update_id]  # recorded: handled below like any interrupted update
-        for update_id, status, payload, replies in await asyncio.to_thread(self.inbox.unfinished):
+        for update_id, status, payload, replies in await self.in_db(self.inbox.unfinished, utcnow() - grace):
             if update_id in self.in_flight:
                 continue
+            self.in_flight.add(update_id)  # from here on, nothing else starts it
+            outcome = FAILED
             try:
+                # The list was read before the earlier ones were finished; meanwhile this update's own
+                # handler may have finished it (sending its replies now would repeat them): look again.
+                if await self.in_db(self.inbox.status, update_id) != status:
+                    continue
                 if status == "received" and payload is not None:
                     update = Update.de_json(payload, bot)
                     async with self._in_order(update):
-                        await self.process(update, bot)
+                        unsent = await self._handle(update, bot)
+                    outcome = await self._finish(update_id, unsent)
                 elif status == "handled":
-                    await self.deliver(bot, None, replies)
-                    await asyncio.to_thread(self.inbox.mark_done, update_id)
+                    outcome = await self._finish(update_id, await self.deliver(bot, None, replies))
+                else:
+                    continue
             except Exception as error:  # keep going: one bad update must not block the others
                 log.warning("could not finish update %d: %s", update_id, type(error).__name__)
+            finally:
+                self.in_flight.discard(update_id)
+            self.metrics.updates.labels(outcome).inc()
 
     # ------------------------------------------------------------------ sending
     def chat_for(self, reply: Reply, origin: Origin | None) -> tuple[int | None, UserRef | None]:
@@ -233,33 +335,65 @@ class TelegramChannel:
             return int(reply.to.user.external_id), reply.to.user
         return None, None
 
-    async def deliver(self, bot: Bot, origin: Origin | None, replies: list[Reply]) -> None:
+    async def deliver(self, bot: Bot, origin: Origin | None, replies: list[Reply]) -> list[Reply]:
+        """Send the replies; returns those that could not be sent yet (Telegram unreachable), to retry.
+
+        Errors are per recipient: a counsellor who never opened the bot (400 chat not found) or a family
+        who blocked it (403) loses only their own replies, everyone else's still go out, and nothing is
+        sent twice. A chat that fails is skipped for the rest of the update, so its messages keep their order.
+        """
         if origin is not None and origin.pressed_message_id is not None and not any(r.edit for r in replies):
             # The pressed message's buttons are spent: remove them so that they cannot be pressed twice.
             await self._quietly(
                 bot.edit_message_reply_markup(origin.chat_id, origin.pressed_message_id, reply_markup=None)
             )
-        blocked: set[int] = set()
+        dropped: set[int] = set()  # chats that will never take this update's messages
+        waiting: set[int] = set()  # chats that cannot be reached now: their messages wait for the retry
+        unsent: list[Reply] = []
         for reply in replies:
             chat_id, user = self.chat_for(reply, origin)
-            if chat_id is None or chat_id in blocked:
+            if chat_id is None or chat_id in dropped:
+                continue
+            if chat_id in waiting:
+                unsent.append(_addressed(reply, origin))
                 continue
             try:
                 # A new forum topic is made once per reply, outside the send retries (no duplicate topics).
                 new_thread = await self._new_topic(bot, chat_id, reply.to.new_topic) if reply.to else None
                 message_id = await self._send_one(bot, chat_id, reply, origin, new_thread)
             except Forbidden:
-                blocked.add(chat_id)
+                dropped.add(chat_id)
+                self.metrics.delivery_errors.labels(BLOCKED).inc()
+                log.info("a recipient has blocked the bot (or never started it); their messages are paused")
                 if user is not None:
-                    await asyncio.to_thread(self.conversation.user_blocked, user)
-                log.info("a user has blocked the bot; their messages are paused")
+                    await self.in_db(self.conversation.user_blocked, user)
                 continue
+            except BadRequest as error:
+                # Permanent for this message: sending it again would fail again.
+                dropped.add(chat_id)
+                reason = CHAT_NOT_FOUND if "chat not found" in str(error).lower() else REFUSED
+                self.metrics.delivery_errors.labels(reason).inc()
+                log.warning("a reply was refused by Telegram (%s)", reason)
+                continue
+            except (TimedOut, NetworkError, RetryAfter) as error:
+                waiting.add(chat_id)
+                unsent.append(_addressed(reply, origin))
+                self.metrics.delivery_errors.labels(UNAVAILABLE).inc()
+                log.warning("a reply could not be sent now (%s); the retry sends it", type(error).__name__)
+                continue
+            except TelegramError as error:  # e.g. a group that became a supergroup: nothing to resend
+                dropped.add(chat_id)
+                self.metrics.delivery_errors.labels(REFUSED).inc()
+                log.warning("a reply was refused by Telegram (%s)", type(error).__name__)
+                continue
+            self.metrics.replies.inc()
             if reply.track and message_id is not None:
                 hook = self.services.registry.sent_hooks.get(reply.track.split(":", 1)[0])
                 if hook is not None and new_thread is not None:
-                    await asyncio.to_thread(hook, reply.track, chat_id, message_id, thread_id=new_thread)
+                    await self.in_db(hook, reply.track, chat_id, message_id, thread_id=new_thread)
                 elif hook is not None:
-                    await asyncio.to_thread(hook, reply.track, chat_id, message_id)
+                    await self.in_db(hook, reply.track, chat_id, message_id)
+        return unsent
 
     async def _new_topic(self, bot: Bot, chat_id: int, name: str | None) -> int | None:
         """Open a forum topic named `name` where the chat has topics; None elsewhere (or if that fails)."""
@@ -288,13 +422,15 @@ class TelegramChannel:
             try:
                 return await self._send_once(bot, chat_id, reply, origin, thread)
             except RetryAfter as error:
+                if attempt == SEND_ATTEMPTS:
+                    raise  # still throttled: the caller keeps the reply for the retry (it was not sent)
                 wait = error.retry_after
                 await asyncio.sleep(wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait))
             except (TimedOut, NetworkError) as error:
                 if isinstance(error, BadRequest) or attempt == SEND_ATTEMPTS:
                     raise
                 await asyncio.sleep(0.5 * attempt)
-        return None
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _send_once(
         self, bot: Bot, chat_id: int, reply: Reply, origin: Origin | None, new_thread: int | None = None
@@ -386,9 +522,7 @@ class TelegramChannel:
             return
         if update.effective_chat.type != ChatType.PRIVATE:
             return
-        language = (
-            await asyncio.to_thread(self._language_of, update.effective_user.id) or update.effective_user.language_code
-        )
+        language = await self.in_db(self._language_of, update.effective_user.id) or update.effective_user.language_code
         text = self.services.texts.get(language if language in SERVED_LANGUAGES else "en", "errors.technical")
         await self._quietly(context.bot.send_message(update.effective_chat.id, text))
 
@@ -412,6 +546,7 @@ class TelegramChannel:
             await self._quietly(bot.set_my_commands(commands, language_code=language))
 
     async def post_init(self, application: Application) -> None:  # type: ignore[type-arg]
+        self.start_health_server()
         await self.register_commands(application.bot)
         await self.finish_unfinished(application.bot)
         if application.job_queue is not None:
@@ -419,8 +554,26 @@ class TelegramChannel:
                 self._retry_job, interval=RETRY_UNFINISHED_SECONDS, first=RETRY_UNFINISHED_SECONDS, name="inbox-retry"
             )
 
+    async def post_shutdown(self, _application: Application) -> None:  # type: ignore[type-arg]
+        await self.stop_health_server()
+        self._db_threads.shutdown(wait=True)
+
+    def start_health_server(self) -> None:
+        """/healthz and /metrics on HEALTH_PORT, on this (the bot's) asyncio loop, in polling and webhook mode."""
+        port = self.services.settings.health_port
+        if not port or self._health_server is not None:
+            return
+        leadership = self.services.leadership
+        self._health_server = serve(self.metrics, self.services.db, port, leader=lambda: leadership.is_leader)
+        log.info("health and metrics on port %d", port)
+
+    async def stop_health_server(self) -> None:
+        if self._health_server is not None:
+            await stop_serving(self._health_server)
+            self._health_server = None
+
     async def _retry_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self.finish_unfinished(context.bot)
+        await self.finish_unfinished(context.bot, grace=HANDLED_GRACE)
 
 
 def build_application(services: Services, conversation: Conversation) -> tuple[Application, TelegramChannel]:  # type: ignore[type-arg]
@@ -433,6 +586,7 @@ def build_application(services: Services, conversation: Conversation) -> tuple[A
         .rate_limiter(AIORateLimiter(overall_max_rate=settings.send_messages_per_second, max_retries=3))
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=ZoneInfo(settings.timezone)))
         .post_init(channel.post_init)
+        .post_shutdown(channel.post_shutdown)
         .concurrent_updates(CONCURRENT_UPDATES)
     )
     if settings.telegram_api_base_url:
@@ -447,6 +601,14 @@ def build_application(services: Services, conversation: Conversation) -> tuple[A
     return application, channel
 
 
+def webhook_secret(settings: Settings) -> str:
+    """WEBHOOK_SECRET, else one derived from the token: every worker calls setWebhook at start, so they
+    must all present the same secret (a random one each would leave all but the last refusing Telegram)."""
+    if settings.webhook_secret:
+        return settings.webhook_secret
+    return hashlib.sha256(b"aito-bot webhook secret:" + settings.telegram_bot_token.encode()).hexdigest()
+
+
 def run(settings: Settings) -> None:
     from bot.app import build_conversation, build_services
 
@@ -458,7 +620,7 @@ def run(settings: Settings) -> None:
             port=settings.webhook_port,
             url_path="telegram",
             webhook_url=settings.webhook_url.rstrip("/") + "/telegram",
-            secret_token=settings.webhook_secret or secrets.token_urlsafe(32),
+            secret_token=webhook_secret(settings),
             allowed_updates=Update.ALL_TYPES,
             drop_pending_updates=False,
         )

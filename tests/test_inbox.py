@@ -1,0 +1,46 @@
+"""The inbox as several workers share it: what the periodic retry may take, and the webhook secret."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import update
+
+from bot.channels.telegram import webhook_secret
+from bot.core.messages import Reply
+from bot.db.base import utcnow
+from bot.db.database import Database
+from bot.db.models import InboxUpdate
+from bot.inbox import Inbox
+from tests.conftest import make_settings
+
+
+def test_retry_leaves_recently_handled_updates_to_the_worker_sending_them(database_url: str) -> None:
+    db = Database(database_url)
+    db.migrate()
+    inbox = Inbox(db)
+    for update_id in (1, 2, 3):
+        assert inbox.record(update_id, {"update_id": update_id})
+    inbox.keep_unsent(2, [Reply(text="young")])  # handled a moment ago: another worker may be sending it
+    inbox.keep_unsent(3, [Reply(text="old")])
+    with db.session() as session:
+        session.execute(
+            update(InboxUpdate).where(InboxUpdate.update_id == 3).values(received_at=utcnow() - timedelta(minutes=5))
+        )
+    periodic = inbox.unfinished(utcnow() - timedelta(seconds=90))
+    assert [(row[0], row[1]) for row in periodic] == [(1, "received"), (3, "handled")]
+    assert [r.text for r in periodic[1][3]] == ["old"]
+    at_start = inbox.unfinished()
+    assert [row[0] for row in at_start] == [1, 2, 3]
+    db.dispose()
+
+
+def test_every_worker_presents_the_same_webhook_secret(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    first = make_settings(url, tmp_path, telegram_bot_token="123:abc")
+    second = make_settings(url, tmp_path, telegram_bot_token="123:abc")
+    assert webhook_secret(first) == webhook_secret(second)
+    assert "123:abc" not in webhook_secret(first) and len(webhook_secret(first)) == 64
+    assert webhook_secret(make_settings(url, tmp_path, telegram_bot_token="456:def")) != webhook_secret(first)
+    assert webhook_secret(make_settings(url, tmp_path, webhook_secret="s3cret")) == "s3cret"
