@@ -14,7 +14,12 @@ The sets differ in what they can tell (see bench/data/README.md):
 Misses of a held-out set are not listed unless asked for (--heldout-errors): reading them and
 fixing the lexicons turns the set into a dev set, and its figure stops being an estimate.
 
-    .venv/bin/python bench/crisis.py [--data PATH ...] [--errors] [--heldout-errors]
+Two detectors are measured on every set: the lexicons alone, and the combination the pipeline
+uses (lexicons OR the learned model of bot/nlu/crisis_model.py, trained on nlu_data/crisis and
+nlu_data/train, never on a held-out set). Both also run over the ordinary messages of
+nlu_data/test, none of which is a crisis: every flag there is a false alarm.
+
+    .venv/bin/python bench/crisis.py [--data PATH ...] [--errors] [--heldout-errors] [--cache-dir DIR]
 """
 
 from __future__ import annotations
@@ -31,9 +36,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.nlu.crisis import CATEGORIES, CrisisDetector  # noqa: E402
+from bot.nlu.crisis_model import CombinedCrisisDetector  # noqa: E402
+from bot.nlu.intents import load_examples  # noqa: E402
 
 DATA_DIR = ROOT / "bench" / "data"
 DEFAULT_DATA = DATA_DIR / "crisis.tsv"
+NLU_DATA = ROOT / "nlu_data"
 LANGUAGES: tuple[str, ...] = ("ar", "en", "fi", "ru", "so", "sw")
 # (file name, role) in the order of the table; a role says what the figure of that set means.
 SETS: tuple[tuple[str, str], ...] = (
@@ -91,7 +99,7 @@ class Result:
     errors: list[str]
 
 
-def evaluate(detector: CrisisDetector, path: Path) -> Result:
+def evaluate(detector: CrisisDetector | CombinedCrisisDetector, path: Path) -> Result:
     rows = read_rows(path)
     hinted, unhinted = Counts(), Counts()
     errors: list[str] = []
@@ -156,7 +164,7 @@ def category_table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def throughput(detector: CrisisDetector, texts: list[str]) -> str:
+def throughput(detector: CrisisDetector | CombinedCrisisDetector, texts: list[str]) -> str:
     """Checks per second over the given messages for about a second, wall and CPU time."""
     started, cpu_started = time.perf_counter(), time.process_time()
     rounds = 0
@@ -170,6 +178,12 @@ def throughput(detector: CrisisDetector, texts: list[str]) -> str:
     return f"{checks / wall:,.0f} checks/s (wall), {checks / cpu:,.0f} checks/s (CPU)"
 
 
+def ordinary_false_alarms(detector: CrisisDetector | CombinedCrisisDetector) -> tuple[int, int]:
+    """(flagged, total) over nlu_data/test: ordinary messages, none of them a crisis."""
+    texts = [e.text for e in load_examples(NLU_DATA / "test")]
+    return sum(detector.is_crisis(text) for text in texts), len(texts)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--data", type=Path, action="append", help="a set to check (repeatable); default: all")
@@ -177,31 +191,51 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--heldout-errors", action="store_true", help="also list them for held-out sets (spends the set)"
     )
+    parser.add_argument("--cache-dir", type=Path, help="the model cache (default: train afresh, cache nothing)")
     args = parser.parse_args(argv)
     paths: list[Path] = args.data or [DATA_DIR / name for name, _ in SETS if (DATA_DIR / name).exists()]
 
     started = time.perf_counter()
-    detector = CrisisDetector()
+    lexicons = CrisisDetector()
     load = time.perf_counter() - started
-    results = [evaluate(detector, path) for path in paths]
-
-    print(f"Crisis detection, recall per language (language as hint) and overall; {len(results)} sets\n")
-    print(table(results))
-    categories = category_table(results)
-    if categories:
-        print("\nrecall per category (hint)\n" + categories)
+    started = time.perf_counter()
+    combined = CombinedCrisisDetector.load(NLU_DATA, cache_dir=args.cache_dir)
+    combined_load = time.perf_counter() - started
+    detectors: tuple[tuple[str, CrisisDetector | CombinedCrisisDetector], ...] = (
+        ("lexicons only", lexicons),
+        ("combined: lexicons OR model", combined),
+    )
+    texts = [row.text for path in paths for row in read_rows(path)]
+    print(f"Crisis detection, recall per language (language as hint) and overall; {len(paths)} sets")
+    for name, detector in detectors:
+        results = [evaluate(detector, path) for path in paths]
+        print(f"\n== {name}\n")
+        print(table(results))
+        categories = category_table(results)
+        if categories:
+            print("\nrecall per category (hint)\n" + categories)
+        flagged, total = ordinary_false_alarms(detector)
+        print(f"\nordinary messages (nlu_data/test) flagged: {flagged}/{total}")
+        for result in results:
+            held_out = result.role == "held-out"
+            if result.errors and (args.heldout_errors if held_out else args.errors):
+                print(f"\n{result.path.name} ({result.role}):\n" + "\n".join(result.errors))
+            elif result.errors and held_out and args.errors:
+                print(f"\n{result.path.name} (held-out): {len(result.errors)} errors not listed (--heldout-errors)")
     print("\ntargets: recall >= 0.980, FP <= 5.0%")
-    print("tuned = the lexicons were written against it; dev = its misses were used to improve them;")
-    print("held-out = never used for tuning: the honest estimate.")
-
-    texts = [row.text for result in results for row in read_rows(result.path)]
-    print(f"\nload {load * 1000:.0f} ms, {throughput(detector, texts)}")
-    for result in results:
-        held_out = result.role == "held-out"
-        if result.errors and (args.heldout_errors if held_out else args.errors):
-            print(f"\n{result.path.name} ({result.role}):\n" + "\n".join(result.errors))
-        elif result.errors and held_out and args.errors:
-            print(f"\n{result.path.name} (held-out): {len(result.errors)} errors not listed (--heldout-errors)")
+    print("tuned = the lexicons were written against it, and the model trained on it; dev = its misses were")
+    print("used to improve the lexicons, and the model trained on it; held-out = never used for either:")
+    print("the honest estimate.")
+    model = combined.model
+    if model is not None:
+        meta = model.metadata
+        print(
+            f"\nmodel: threshold {model.threshold:.3f}, {len(model.weights)} weights; out-of-fold on its training data:"
+            f" recall {meta['cv_recall']:.3f}, near-misses flagged {meta['cv_near_miss_false_alarms']:.1%},"
+            f" ordinary flagged {meta['cv_ordinary_flagged']} ({meta['cv_ordinary_false_alarms']:.2%})"
+        )
+    print(f"\nlexicons: load {load * 1000:.0f} ms, {throughput(lexicons, texts)}")
+    print(f"combined: load {combined_load * 1000:.0f} ms, {throughput(combined, texts)}")
     return 0
 
 

@@ -141,7 +141,7 @@ def build_nlu(settings: Settings) -> NLU:
     """The NLU the settings ask for: `embedded` (default) or `rasa` (with embedded fallback)."""
     # Imported here so that `import bot.nlu.pipeline` stays cheap and the Rasa client (httpx) is
     # only loaded when configured.
-    from bot.nlu.crisis import CrisisDetector
+    from bot.nlu.crisis_model import CombinedCrisisDetector
     from bot.nlu.intents import IntentClassifier
     from bot.nlu.language import LanguageDetector
 
@@ -157,4 +157,6 @@ def build_nlu(settings: Settings) -> NLU:
 
         classifier = RasaIntentClassifier(settings.rasa_url, settings.rasa_token, fallback=embedded)
     detector = LanguageDetector(settings.nlu_data_dir, cache_dir=settings.cache_dir)
-    return NLU(detector, CrisisDetector(), classifier)
+    # Crisis = the lexicons OR the learned model (bot/nlu/crisis_model.py), both cached.
+    crisis = CombinedCrisisDetector.load(settings.nlu_data_dir, cache_dir=settings.cache_dir)
+    return NLU(detector, crisis, classifier)

@@ -1,0 +1,251 @@
+"""The learned crisis signal (bot/nlu/crisis_model.py) and its combination with the lexicons."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.nlu import crisis_model
+from bot.nlu.crisis import CATEGORIES, CrisisDetector
+from bot.nlu.crisis_model import (
+    CombinedCrisisDetector,
+    CrisisExample,
+    CrisisModel,
+    choose_threshold,
+    features,
+    load_or_train,
+    load_training_examples,
+    read_crisis_tsv,
+)
+from bot.nlu.intents import load_examples
+
+ROOT = Path(__file__).resolve().parent.parent
+NLU_DATA = ROOT / "nlu_data"
+BENCH = ROOT / "bench" / "data"
+HELD_OUT = ("crisis_heldout_test.tsv", "crisis_heldout_test2.tsv", "crisis_heldout_test3.tsv")
+
+# file: (lowest recall, highest false-positive rate) of the combined detector, language as hint.
+# The figures reached, measured once after the model and its data were fixed (bench/crisis.py);
+# the lexicons alone reached 0.756 / 3.8%, 0.487 / 6.7%, 0.553 / 4.7%.
+# Both are short of the issue's targets (recall >= 0.98, false positives <= 5%): see the docstring
+# of bot/nlu/crisis_model.py. The floors sit a little below the figures, as nlu_data/train (the
+# ordinary messages) still grows and retrains the model.
+COMBINED_FLOORS: dict[str, tuple[float, float]] = {
+    "crisis_heldout_test.tsv": (0.86, 0.06),  # reached 172/197 = 0.873, 8/156 = 5.1%
+    "crisis_heldout_test2.tsv": (0.68, 0.08),  # reached 109/156 = 0.699, 11/150 = 7.3%
+    "crisis_heldout_test3.tsv": (0.71, 0.10),  # reached 109/150 = 0.727, 14/150 = 9.3%
+}
+# Ordinary messages of nlu_data/test (none is a crisis) that the combined detector flags: 1 of 1380
+# measured (the lexicons alone: 0).
+ORDINARY_FLAGGED_MAX = 1
+
+
+@pytest.fixture(scope="module")
+def combined(tmp_path_factory: pytest.TempPathFactory) -> CombinedCrisisDetector:
+    return CombinedCrisisDetector.load(NLU_DATA, cache_dir=tmp_path_factory.mktemp("crisis-model-cache"))
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+# --------------------------------------------------------------------------------------------
+# Training data
+
+
+def test_training_data_holds_no_held_out_message() -> None:
+    """The held-out figures are estimates only while the model has never seen those messages."""
+    training = {e.text.strip().casefold() for e in load_training_examples(NLU_DATA)}
+    for name in HELD_OUT:
+        held_out = {r["text"].strip().casefold() for r in _rows(BENCH / name)}
+        # A count, not the sets: a failure must not print held-out messages for someone to read.
+        shared = len(training & held_out)
+        assert shared == 0, f"{name}: {shared} messages are in the training data"
+
+
+def test_training_files_are_labelled_in_every_language() -> None:
+    files = crisis_model.crisis_files(NLU_DATA)
+    assert [p.name for p in files] == ["crisis_bench_copy.tsv", "crisis_written.tsv"]
+    examples = [e for path in files for e in read_crisis_tsv(path)]
+    for language in ("ar", "en", "fi", "ru", "so", "sw"):
+        crises = [e for e in examples if e.language == language and e.crisis]
+        assert {e.category for e in crises} == set(CATEGORIES), language
+        assert len(crises) >= 20 and sum(e.language == language and not e.crisis for e in examples) >= 20
+    texts = [(e.language, e.text) for e in examples]
+    assert len(texts) == len(set(texts)), "duplicate messages"
+
+
+def test_a_bad_row_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bad.tsv"
+    path.write_text("lang\tlabel\tcategory\tsource\ttext\nen\tcrisis\tnone\twritten\the hits me\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"bad\.tsv:2"):
+        read_crisis_tsv(path)
+
+
+# --------------------------------------------------------------------------------------------
+# Threshold and features
+
+
+def _example(kind: str) -> CrisisExample:
+    return CrisisExample("x", kind == "crisis", "fire" if kind == "crisis" else "none", kind, "en")
+
+
+def test_threshold_keeps_false_alarms_within_both_targets() -> None:
+    examples = [_example("crisis")] * 4 + [_example("near_miss")] * 10 + [_example("ordinary")] * 100
+    scores = [2.0, 1.0, 0.5, -1.0] + [0.9, 0.4] + [-2.0] * 8 + [0.6] + [-3.0] * 99
+    # 10% of near-misses may be flagged (one: 0.9), no ordinary one: the bound is above 0.6.
+    choice = choose_threshold(scores, examples, near_miss_target=0.1, ordinary_target=0.0)
+    assert 0.6 < choice.threshold < 1.0
+    assert choice.recall == 0.5 and choice.near_miss_false_alarms == 0.1 and choice.ordinary_flagged == 0
+    # With one ordinary false alarm allowed, the near-miss bound (just above 0.4) decides.
+    choice = choose_threshold(scores, examples, near_miss_target=0.1, ordinary_target=0.01)
+    assert 0.4 < choice.threshold < 0.5
+    assert choice.recall == 0.75 and choice.near_miss_false_alarms == 0.1 and choice.ordinary_flagged == 1
+
+
+def test_features_are_normalised_like_the_lexicons() -> None:
+    assert features("My HUSBAND hits me!!!") == features("my husband hits me")
+    assert "=husband" in features("my husband") and " hus" in features("my husband")
+    assert features("") == set() and features("👍") == set()
+
+
+# --------------------------------------------------------------------------------------------
+# Cache
+
+
+def _small_nlu_data(directory: Path) -> Path:
+    """A copy of nlu_data with a quarter of the crisis rows and one language's ordinary messages."""
+    (directory / "crisis").mkdir(parents=True)
+    (directory / "train").mkdir()
+    for path in crisis_model.crisis_files(NLU_DATA):
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        (directory / "crisis" / path.name).write_text("".join(lines[:1] + lines[1::4]), encoding="utf-8")
+    shutil.copy(NLU_DATA / "train" / "en.yml", directory / "train" / "en.yml")
+    return directory
+
+
+def test_model_is_trained_once_then_loaded_and_retrained_when_data_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _small_nlu_data(tmp_path / "nlu_data")
+    cache = tmp_path / "cache"
+    trained = load_or_train(data, cache)
+    cached = list((cache / crisis_model.CACHE_SUBDIR).glob("crisis-model-*.pkl"))
+    assert len(cached) == 1 and trained.weights and trained.threshold > trained.bias - 100
+
+    def no_training(examples: object) -> CrisisModel:
+        raise AssertionError("trained again although the cache is current")
+
+    monkeypatch.setattr(crisis_model, "train_model", no_training)
+    loaded = load_or_train(data, cache)
+    assert loaded.metadata["cache_key"] == trained.metadata["cache_key"]
+    assert loaded.weights == trained.weights and loaded.threshold == trained.threshold
+
+    monkeypatch.undo()
+    written = data / "crisis" / "crisis_written.tsv"
+    written.write_text(
+        written.read_text(encoding="utf-8") + "en\tcrisis\tfire\twritten\tthe garage is on fire\n", encoding="utf-8"
+    )
+    retrained = load_or_train(data, cache)
+    assert retrained.metadata["cache_key"] != trained.metadata["cache_key"]
+    assert len(list((cache / crisis_model.CACHE_SUBDIR).glob("crisis-model-*.pkl"))) == 2
+
+
+def test_a_corrupt_cache_file_means_retraining(tmp_path: Path) -> None:
+    data = _small_nlu_data(tmp_path / "nlu_data")
+    cache = tmp_path / "cache"
+    path = crisis_model.cache_path(cache, crisis_model.cache_key(data))
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not a pickle")
+    model = load_or_train(data, cache)
+    assert model.weights
+    assert crisis_model.load_model(path).weights == model.weights
+
+
+def test_without_crisis_data_the_lexicons_work_alone(tmp_path: Path) -> None:
+    detector = CombinedCrisisDetector.load(tmp_path, cache_dir=tmp_path / "cache")
+    assert detector.model is None
+    assert detector.is_crisis("My husband hits me", "en")
+    assert not detector.is_crisis("when is the next group meeting?", "en")
+
+
+# --------------------------------------------------------------------------------------------
+# The combined detector on the project's data
+
+
+def test_lexicon_match_decides_and_names_the_category(combined: CombinedCrisisDetector) -> None:
+    lexicons = CrisisDetector()
+    for text in ("My husband hits me", "There is smoke in the flat", "Vauva ei hengitä"):
+        assert combined.match(text) == lexicons.match(text)
+
+
+def test_model_catches_crises_the_lexicons_miss_and_names_a_category(combined: CombinedCrisisDetector) -> None:
+    """The written training crises the lexicons miss: the model must catch most of them."""
+    written = read_crisis_tsv(NLU_DATA / "crisis" / "crisis_written.tsv")
+    missed = [e for e in written if e.crisis and not combined.lexicons.is_crisis(e.text, e.language)]
+    assert len(missed) >= 30  # why the model exists
+    caught = [e for e in missed if combined.is_crisis(e.text, e.language)]
+    assert len(caught) >= 0.8 * len(missed)
+    for example in caught:
+        category, source, _ = combined.match(example.text, example.language) or ("", "", "")
+        assert source == "model" and category in CATEGORIES
+    right = sum(combined.category(e.text, e.language) == e.category for e in caught)
+    assert right >= 0.8 * len(caught)
+
+
+def test_ordinary_messages_are_not_flagged(combined: CombinedCrisisDetector) -> None:
+    """A false alarm sends emergency numbers to a family asking about a meeting."""
+    texts = [e.text for e in load_examples(NLU_DATA / "test")]
+    assert len(texts) > 1000
+    flagged = sum(combined.is_crisis(text) for text in texts)
+    assert flagged <= ORDINARY_FLAGGED_MAX, f"{flagged} ordinary messages flagged"
+
+
+@pytest.mark.parametrize(("name", "floors"), COMBINED_FLOORS.items())
+def test_held_out_figures_stay_at_the_level_reached(
+    combined: CombinedCrisisDetector, name: str, floors: tuple[float, float]
+) -> None:
+    rows = _rows(BENCH / name)
+    crises = [r for r in rows if r["label"] == "crisis"]
+    near = [r for r in rows if r["label"] == "near_miss"]
+    recall = sum(combined.is_crisis(r["text"], r["lang"]) for r in crises) / len(crises)
+    false_positives = sum(combined.is_crisis(r["text"], r["lang"]) for r in near) / len(near)
+    lowest_recall, highest_false_positives = floors
+    assert recall >= lowest_recall, f"{name}: recall {recall:.3f}"
+    assert false_positives <= highest_false_positives, f"{name}: false positives {false_positives:.1%}"
+
+
+def test_nlu_pipeline_uses_the_combined_detector(tmp_path: Path) -> None:
+    from bot.nlu.pipeline import build_nlu
+    from bot.settings import Settings
+
+    nlu = build_nlu(Settings(nlu_backend="embedded", cache_dir=tmp_path))
+    assert isinstance(nlu.crisis_detector, CombinedCrisisDetector) and nlu.crisis_detector.model is not None
+    written = read_crisis_tsv(NLU_DATA / "crisis" / "crisis_written.tsv")
+    model_only = next(
+        e.text
+        for e in written
+        if e.crisis and nlu.crisis_detector.signals(e.text, e.language) == (False, True) and e.language == "en"
+    )
+    assert nlu.understand(model_only).crisis
+    assert not nlu.understand("when does the group meet in Kemi?").crisis
+
+
+def test_scoring_a_message_is_cheap(combined: CombinedCrisisDetector) -> None:
+    """Per message well under a millisecond of CPU (about 0.05 ms on the development machine)."""
+    import time
+
+    model = combined.model
+    assert model is not None
+    texts = [e.text for e in load_examples(NLU_DATA / "test")]
+    rounds = []
+    for _ in range(5):
+        started = time.process_time()
+        for text in texts:
+            model.score(text)
+        rounds.append((time.process_time() - started) / len(texts))
+    assert sorted(rounds)[2] < 0.0005, f"{sorted(rounds)[2] * 1e6:.0f} µs per message"
