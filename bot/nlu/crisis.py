@@ -26,16 +26,15 @@ import functools
 import hashlib
 import importlib
 import logging
-import os
-import pickle
 import re
 import sys
-import tempfile
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from bot.nlu import model_cache
 
 log = logging.getLogger(__name__)
 
@@ -405,7 +404,6 @@ class _Index:
 # --------------------------------------------------------------------------------------------
 # Cache
 
-CACHE_SUBDIR = "nlu"  # shared with the language and intent models
 _CACHE_FORMAT = 1
 
 
@@ -418,40 +416,6 @@ def _cache_key(files: Iterable[Path]) -> str:
         digest.update(f"{path.name}:".encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:20]
-
-
-def _read_cache(path: Path, key: str) -> _Index | None:
-    if not path.is_file():
-        return None
-    try:
-        with path.open("rb") as handle:
-            index = pickle.load(handle)
-    except Exception:  # a corrupt or foreign file is a cache miss, not an outage
-        log.warning("crisis index cache unreadable, rebuilding", exc_info=True)
-        return None
-    if isinstance(index, _Index) and index.key == key:
-        return index
-    log.warning("crisis index cache holds something else, rebuilding")
-    return None
-
-
-def _write_cache(path: Path, index: _Index) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Written aside and renamed, so that a parallel start never reads half a file.
-        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as temporary:
-            pickle.dump(index, temporary, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(temporary.name, path)
-        for old in path.parent.glob("crisis-*.pkl"):
-            # Older indexes go once they are an hour out of date: another process may still use one.
-            if old != path and old.stat().st_mtime < path.stat().st_mtime - 3600:
-                old.unlink(missing_ok=True)
-    except OSError:  # a read-only cache only costs start-up time
-        log.warning("could not cache the crisis index in %s", path.parent)
-
-
-# --------------------------------------------------------------------------------------------
-# The detector
 
 
 class CrisisDetector:
@@ -468,14 +432,14 @@ class CrisisDetector:
         self._lexicon_dir = lexicon_dir
         files = _lexicon_files(lexicon_dir)
         key = _cache_key(files)
-        path = cache_dir / CACHE_SUBDIR / f"crisis-{key}.pkl" if cache_dir is not None else None
-        index = _read_cache(path, key) if path is not None else None
-        if index is None:
+        path = model_cache.path_for(cache_dir, "crisis-index", key) if cache_dir is not None else None
+
+        def build() -> _Index:
             rules = load_rules(lexicon_dir)
             self.__dict__["rules"] = rules  # read and compiled already: `rules` need not do it again
-            index = _Index.build(key, rules.values())
-            if path is not None:
-                _write_cache(path, index)
+            return _Index.build(key, rules.values())
+
+        index, _ = model_cache.load_or_build(path, _Index, build, what="crisis index")
         self._index = index
         # Filled on first use; two threads compiling the same pattern at once only do it twice.
         self._compiled: list[re.Pattern[str] | None] = [None] * len(index.sources)

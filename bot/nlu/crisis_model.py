@@ -31,9 +31,6 @@ import hashlib
 import itertools
 import logging
 import math
-import os
-import pickle
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -41,14 +38,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.nlu import model_cache
 from bot.nlu.crisis import CATEGORIES, LEXICON_DIR, CrisisDetector, normalise
 
 log = logging.getLogger(__name__)
 
 # Bump when the pickled layout changes; the source hash catches every other code change.
 MODEL_FORMAT = 1
-CACHE_SUBDIR = "nlu"  # shared with the language, intent and lexicon caches
-CACHE_KEEP = 4
 CRISIS_DATA_SUBDIR = "crisis"  # nlu_data/crisis/*.tsv: crises and near-misses
 ORDINARY_DATA_SUBDIR = "train"  # nlu_data/train/*.yml: ordinary messages (intent examples)
 # Long pastes are bounded as in the intent model: the beginning says what the message is about.
@@ -365,59 +361,22 @@ def cache_key(nlu_data_dir: Path) -> str:
 
 def cache_path(cache_dir: Path, key: str) -> Path:
     """Where the model for `key` is cached."""
-    return cache_dir / CACHE_SUBDIR / f"crisis-model-{key}.pkl"
-
-
-def save_model(model: CrisisModel, path: Path) -> None:
-    """Write atomically, so a concurrently starting process never reads half a model."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            pickle.dump(model, out, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def load_model(path: Path) -> CrisisModel:
-    """Read a cached model. The cache directory is the bot's own: it is trusted like the code."""
-    with path.open("rb") as handle:
-        model = pickle.load(handle)
-    if not isinstance(model, CrisisModel):
-        raise TypeError(f"{path} does not hold a CrisisModel")
-    return model
-
-
-def _prune_cache(directory: Path, keep: Path) -> None:
-    """Keep the newest few models (other checkouts may share the cache) and drop the rest."""
-    models = sorted(directory.glob("crisis-model-*.pkl"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in models[CACHE_KEEP:]:
-        if old != keep:
-            old.unlink(missing_ok=True)
+    return model_cache.path_for(cache_dir, "crisis-model", key)
 
 
 def load_or_train(nlu_data_dir: Path, cache_dir: Path | None) -> CrisisModel:
     """The cached model for the current data and code, trained (and cached) if absent."""
     key = cache_key(nlu_data_dir)
+
+    def train() -> CrisisModel:
+        examples = load_training_examples(nlu_data_dir)
+        model = train_model(examples)
+        model.metadata["cache_key"] = key
+        log.info("trained crisis model on %d examples in %.1f s", len(examples), model.metadata["trained_seconds"])
+        return model
+
     path = cache_path(cache_dir, key) if cache_dir is not None else None
-    if path is not None and path.is_file():
-        try:
-            return load_model(path)
-        except Exception:  # a corrupt or foreign file is a cache miss, not an outage
-            log.warning("crisis model cache unreadable, retraining", exc_info=True)
-    examples = load_training_examples(nlu_data_dir)
-    model = train_model(examples)
-    model.metadata["cache_key"] = key
-    log.info("trained crisis model on %d examples in %.1f s", len(examples), model.metadata["trained_seconds"])
-    if path is not None:
-        try:
-            save_model(model, path)
-            _prune_cache(path.parent, path)
-        except OSError:  # a read-only cache only costs start-up time
-            log.warning("could not cache the crisis model in %s", path.parent, exc_info=True)
-    return model
+    return model_cache.load_or_build(path, CrisisModel, train, what="crisis model")[0]
 
 
 # --- The combined detector -------------------------------------------------------------------------

@@ -13,10 +13,7 @@ import hashlib
 import itertools
 import logging
 import math
-import os
-import pickle
 import re
-import tempfile
 import time
 import unicodedata
 from collections import Counter
@@ -26,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bot.nlu import model_cache
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +59,6 @@ MODEL_FORMAT = 2
 # Telegram messages are at most 4096 characters; longer input is only ever a paste, and its
 # beginning says what it is about. Bounding it bounds the time one line can take.
 MAX_CHARS = 1000
-CACHE_SUBDIR = "nlu"
-CACHE_KEEP = 6
 
 
 @dataclass(frozen=True)
@@ -510,37 +507,7 @@ def cache_key(train_dir: Path, config: TrainingConfig | None = None) -> str:
 
 def cache_path(cache_dir: Path, key: str) -> Path:
     """Where the model for `key` is cached."""
-    return cache_dir / CACHE_SUBDIR / f"intents-{key}.pkl"
-
-
-def save_model(model: IntentModel, path: Path) -> None:
-    """Write atomically, so a concurrently starting process never reads half a model."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            pickle.dump(model, out, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def load_model(path: Path) -> IntentModel:
-    """Read a cached model. The cache directory is the bot's own: it is trusted like the code."""
-    with path.open("rb") as handle:
-        model = pickle.load(handle)
-    if not isinstance(model, IntentModel):
-        raise TypeError(f"{path} does not hold an IntentModel")
-    return model
-
-
-def _prune_cache(directory: Path, keep: Path) -> None:
-    """Keep the newest few models (other checkouts may share the cache) and drop the rest."""
-    models = sorted(directory.glob("intents-*.pkl"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in models[CACHE_KEEP:]:
-        if old != keep:
-            old.unlink(missing_ok=True)
+    return model_cache.path_for(cache_dir, "intents", key)
 
 
 # --- The classifier ------------------------------------------------------------------------------
@@ -569,23 +536,16 @@ class IntentClassifier:
     ) -> IntentClassifier:
         """Load the cached model for the current data and code, training (and caching) it if absent."""
         key = cache_key(train_dir, config)
+
+        def train() -> IntentModel:
+            model = train_model(load_examples(train_dir), config)
+            model.metadata["cache_key"] = key
+            log.info("trained intent model on %d examples in %.1f s", model.n_examples, model.trained_seconds)
+            return model
+
         path = cache_path(cache_dir, key) if cache_dir is not None else None
-        if path is not None and path.is_file():
-            try:
-                return cls(load_model(path), from_cache=True)
-            except Exception:  # a corrupt or foreign file is a cache miss, not an outage
-                log.warning("intent model cache unreadable, retraining", exc_info=True)
-        examples = load_examples(train_dir)
-        model = train_model(examples, config)
-        model.metadata["cache_key"] = key
-        log.info("trained intent model on %d examples in %.1f s", model.n_examples, model.trained_seconds)
-        if path is not None:
-            try:
-                save_model(model, path)
-                _prune_cache(path.parent, path)
-            except OSError:  # a read-only cache only costs start-up time
-                log.warning("could not cache the intent model in %s", path.parent, exc_info=True)
-        return cls(model)
+        model, from_cache = model_cache.load_or_build(path, IntentModel, train, what="intent model")
+        return cls(model, from_cache=from_cache)
 
     def classify(self, text: str, language: str | None = None) -> list[tuple[str, float]]:
         """All intents with calibrated probabilities, most likely first.

@@ -34,9 +34,7 @@ import logging
 import math
 import operator
 import os
-import pickle
 import re
-import tempfile
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -46,6 +44,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from bot.nlu import model_cache
 from bot.nlu.types import LanguageGuess
 
 log = logging.getLogger(__name__)
@@ -53,7 +52,6 @@ log = logging.getLogger(__name__)
 SERVED: tuple[str, ...] = ("fi", "en", "ar", "ru", "so", "sw")
 UNDETERMINED = "und"
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicons"
-CACHE_SUBDIR = "nlu"
 _CACHE_FORMAT = 4
 
 # Pseudo-languages of the Latin-script model: Arabic and Russian written in Latin letters.
@@ -810,30 +808,14 @@ def _cache_key(files: Sequence[Path], lexicon_dir: Path) -> str:
 
 def _load_or_build(files: Sequence[Path], lexicon_dir: Path, cache_dir: Path | None) -> _Models:
     key = _cache_key(files, lexicon_dir)
-    path = cache_dir / CACHE_SUBDIR / f"language-{key}.pkl" if cache_dir is not None else None
-    if path is not None and path.is_file():
-        try:
-            with path.open("rb") as handle:
-                models = pickle.load(handle)
-            if isinstance(models, _Models):
-                return models
-        except Exception:  # a corrupt or foreign file is a cache miss, not an outage
-            log.warning("language model cache unreadable, rebuilding", exc_info=True)
-    lexicon = Lexicon.load(lexicon_dir)
-    text = _collect_training_text(files, lexicon)
-    models = _Models(lexicon, _build_ngram_model(text.profile_words), _train_domain_model(text.domain_texts))
-    if path is not None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as temporary:
-                pickle.dump(models, temporary, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary.name, path)
-            for old in path.parent.glob("language-*.pkl"):
-                if old != path and old.stat().st_mtime < path.stat().st_mtime - 3600:
-                    old.unlink(missing_ok=True)
-        except OSError:  # a read-only cache only costs start-up time
-            log.warning("could not cache the language model in %s", path.parent)
-    return models
+
+    def build() -> _Models:
+        lexicon = Lexicon.load(lexicon_dir)
+        text = _collect_training_text(files, lexicon)
+        return _Models(lexicon, _build_ngram_model(text.profile_words), _train_domain_model(text.domain_texts))
+
+    path = model_cache.path_for(cache_dir, "language", key) if cache_dir is not None else None
+    return model_cache.load_or_build(path, _Models, build, what="language model")[0]
 
 
 # --------------------------------------------------------------------------------------------
