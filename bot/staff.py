@@ -18,6 +18,16 @@ from bot.settings import SERVED_LANGUAGES, Settings
 CLI_ACTOR = "cli"  # who the audit log names for actions taken on the command line
 
 
+def typed_number(text: str) -> int | None:
+    """A number a counsellor typed ("12", "#12", Arabic-Indic digits), or None for anything else.
+
+    `isdecimal`, not `isdigit`: "²" is a digit that int() refuses. At most nine digits, so that a
+    forged huge number never reaches the database as an out-of-range integer.
+    """
+    head = text.strip().lstrip("#")
+    return int(head) if head.isdecimal() and len(head) <= 9 else None
+
+
 def counsellor_by_telegram_id(session: Session, telegram_id: int | str) -> Counsellor | None:
     """The active counsellor with this Telegram id, or None: the one check behind every staff action."""
     try:

@@ -247,6 +247,9 @@ def test_counsellor_close_command_routing_and_refusals(make_client, clock) -> No
     room.family("mtu")
     room.counsellor(COUNSELLOR, "/close")  # not a reply, no number: which one?
     assert room.staff_texts()[-1] == plain(t("fi", "handoff.staff.which_ticket"))
+    for forged in ("/close ²", "/close 99999999999999999999", "/close #-1"):  # no crash, no database error
+        room.counsellor(COUNSELLOR, forged)
+        assert room.staff_texts()[-1] == plain(t("fi", "handoff.staff.which_ticket")), forged
     room.counsellor(7777, "/close 1")
     assert room.ticket().status == TicketStatus.OPEN
     room.counsellor(7777, "/queue")

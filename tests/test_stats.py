@@ -491,3 +491,11 @@ def test_the_command_line_prints_the_report_json_and_a_chart(
     with db.sessions() as session:
         reads = session.scalars(select(AuditEntry.details).where(AuditEntry.actor == "cli")).all()
     assert reads == [{"weeks": 4, "chart": True}, {"weeks": 4, "chart": False}]
+
+
+def test_typed_numbers_are_decimal_and_bounded() -> None:
+    from bot.staff import typed_number
+
+    assert typed_number("12") == 12 and typed_number(" #7 ") == 7 and typed_number("١٢") == 12
+    for junk in ("²", "", "#", "-1", "1.5", "12a", "9" * 10):
+        assert typed_number(junk) is None, junk

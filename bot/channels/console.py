@@ -39,7 +39,7 @@ class ConsoleChannel:
 
     def incoming_for(self, line: str) -> Incoming:
         line = line.strip()
-        if line.isdigit() and 1 <= int(line) <= len(self.buttons):
+        if line.isdecimal() and 1 <= int(line) <= len(self.buttons):
             return Incoming(self.user, payload=self.buttons[int(line) - 1].payload, language_hint=self.language_hint)
         if line.lower() in MEDIA_WORDS:
             return Incoming(self.user, media=MEDIA_WORDS[line.lower()], language_hint=self.language_hint)

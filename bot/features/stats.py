@@ -56,7 +56,7 @@ def register(registry: Registry, services: Services) -> None:
             return True
         # "/stats 12" shows 12 weeks; anything else (or nothing) the default.
         argument = command[1].strip()
-        weeks = int(argument) if argument.isdigit() and 1 <= int(argument) <= MAX_WEEKS else DEFAULT_WEEKS
+        weeks = int(argument) if argument.isdecimal() and 1 <= int(argument) <= MAX_WEEKS else DEFAULT_WEEKS
         stats = compute_statistics(ctx.session, now=ctx.now, zone=zone, language=staff_language, weeks=weeks)
         audit(ctx.session, actor_label(counsellor), "stats.read", None, weeks=weeks)
         reply(ctx, render_html(stats, t, staff_language))

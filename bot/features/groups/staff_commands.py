@@ -31,7 +31,7 @@ from bot.features.groups.occurrences import (
     rsvp_counts,
 )
 from bot.features.groups.schedule import local_start, parse_clock
-from bot.staff import actor_label, audit, counsellor_by_telegram_id
+from bot.staff import actor_label, audit, counsellor_by_telegram_id, typed_number
 
 if TYPE_CHECKING:
     from bot.features.groups.feature import GroupsService
@@ -124,8 +124,8 @@ def recent_lines(ctx: Context, groups: GroupsService, occurrences: list[Occurren
 
 def register_staff_commands(registry: Registry, groups: GroupsService) -> None:
     def find(ctx: Context, argument: str) -> Occurrence | None:
-        head = argument.split()[0].lstrip("#") if argument.split() else ""
-        return ctx.session.get(Occurrence, int(head)) if head.isdigit() else None
+        number = typed_number(argument.split()[0]) if argument.split() else None
+        return ctx.session.get(Occurrence, number) if number is not None else None
 
     def occurrences(ctx: Context, counsellor: Counsellor, argument: str) -> None:
         group_id = argument.strip().lower() or None

@@ -24,7 +24,7 @@ from bot.features.handoff.models import Ticket, TicketMessage, TicketReason, Tic
 from bot.features.handoff.privacy import erase_tickets, export_tickets, purge_expired
 from bot.features.handoff.translate import build_translator
 from bot.leader import run_when_leading
-from bot.staff import actor_label, audit, counsellor_by_telegram_id
+from bot.staff import actor_label, audit, counsellor_by_telegram_id, typed_number
 
 log = logging.getLogger(__name__)
 
@@ -266,8 +266,9 @@ def register(registry: Registry, services: Services) -> None:
 
     def staff_close(ctx: Context, argument: str) -> None:
         ticket = None
-        if argument.strip().lstrip("#").isdigit():
-            ticket = ctx.session.get(Ticket, int(argument.strip().lstrip("#")))
+        number = typed_number(argument)
+        if number is not None:
+            ticket = ctx.session.get(Ticket, number)
         elif not argument.strip():
             ticket = desk.ticket_for_staff_message(ctx.session, ctx.incoming)
         counsellor = listed(ctx, "ticket.close", ticket)
@@ -316,7 +317,7 @@ def register(registry: Registry, services: Services) -> None:
         """Remember where a ticket's card and relayed messages landed, so that replies find their ticket."""
         _prefix, _, rest = track.partition(":")
         kind, _, ident = rest.partition(":")
-        if not ident.isdigit():
+        if not ident.isdecimal():
             return
         with services.db.session() as session:
             if kind == "card":
@@ -335,10 +336,10 @@ def register(registry: Registry, services: Services) -> None:
     # /metrics: requests no counsellor has picked up yet (a number that keeps growing needs a person).
     registry.gauges["aito_open_tickets"] = (
         "Requests for a person that no counsellor has claimed yet",
-        lambda session: session.scalar(
-            select(func.count()).select_from(Ticket).where(Ticket.status == TicketStatus.OPEN.value)
-        )
-        or 0,
+        lambda session: (
+            session.scalar(select(func.count()).select_from(Ticket).where(Ticket.status == TicketStatus.OPEN.value))
+            or 0
+        ),
     )
 
     # ------------------------------------------------------------------ Telegram: re-alerts and retention
