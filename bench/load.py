@@ -74,8 +74,14 @@ sys.path.insert(0, str(ROOT))
 from bot.testing.fake_bot_api import FakeBotApi  # noqa: E402
 
 POSTGRES_ADMIN_URL = os.environ.get("AITO_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-LANGUAGES = [("fi", "Suomi"), ("en", "English"), ("ar", "العربية"), ("ru", "Русский"), ("so", "Soomaali"),
-             ("sw", "Kiswahili")]
+LANGUAGES = [
+    ("fi", "Suomi"),
+    ("en", "English"),
+    ("ar", "العربية"),
+    ("ru", "Русский"),
+    ("so", "Soomaali"),
+    ("sw", "Kiswahili"),
+]
 FREE_TEXT = {
     "fi": "Missä on lähin terveyskeskus?",
     "en": "How do I find a doctor?",
@@ -192,15 +198,24 @@ def percentile(values: list[float], p: float) -> float:
 
 
 async def run_bot(
-    api: MeasuringBotApi, database_url: str, cache_dir: str, send_rate: float, profile: str | None = None,
-    webhook_port: int | None = None, scheduler: bool = True,
+    api: MeasuringBotApi,
+    database_url: str,
+    cache_dir: str,
+    send_rate: float,
+    profile: str | None = None,
+    webhook_port: int | None = None,
+    scheduler: bool = True,
 ) -> Any:
-    webhook = {} if webhook_port is None else {
-        "WEBHOOK_URL": f"http://127.0.0.1:{webhook_port}/",
-        "WEBHOOK_LISTEN": "127.0.0.1",
-        "WEBHOOK_PORT": str(webhook_port),
-        "WEBHOOK_SECRET": WEBHOOK_SECRET,
-    }
+    webhook = (
+        {}
+        if webhook_port is None
+        else {
+            "WEBHOOK_URL": f"http://127.0.0.1:{webhook_port}/",
+            "WEBHOOK_LISTEN": "127.0.0.1",
+            "WEBHOOK_PORT": str(webhook_port),
+            "WEBHOOK_SECRET": WEBHOOK_SECRET,
+        }
+    )
     env = {
         **webhook,
         "RUN_SCHEDULER": "true" if scheduler else "false",
@@ -215,8 +230,15 @@ async def run_bot(
     }
     profiler = ["-m", "cProfile", "-o", profile] if profile else []
     return await asyncio.create_subprocess_exec(
-        sys.executable, *profiler, "-m", "bot", "run", cwd=str(ROOT), env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        *profiler,
+        "-m",
+        "bot",
+        "run",
+        cwd=str(ROOT),
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
 
 
@@ -235,8 +257,15 @@ async def bench(database: str, database_url: str, args: argparse.Namespace) -> d
         api.webhooks = [f"http://127.0.0.1:{port}/telegram" for port in ports]
         api.http = httpx.AsyncClient(limits=httpx.Limits(max_connections=200), timeout=30)
         processes = [
-            await run_bot(api, database_url, args.cache_dir, args.send_rate, profile and f"{profile}.{i}",
-                          webhook_port=port, scheduler=i == 0)
+            await run_bot(
+                api,
+                database_url,
+                args.cache_dir,
+                args.send_rate,
+                profile and f"{profile}.{i}",
+                webhook_port=port,
+                scheduler=i == 0,
+            )
             for i, port in enumerate(ports)
         ]
     else:
@@ -391,8 +420,12 @@ def main() -> int:
     parser.add_argument("--ramp", type=float, default=25.0, help="seconds over which users arrive")
     parser.add_argument("--think", type=float, default=0.0, help="seconds a user waits between messages")
     parser.add_argument("--send-rate", type=float, default=100_000.0, help="SEND_MESSAGES_PER_SECOND for the bot")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="1: one process, long polling; N > 1: N webhook workers sharing the database")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="1: one process, long polling; N > 1: N webhook workers sharing the database",
+    )
     parser.add_argument("--breakdown", action="store_true", help="also time each phase of an update alone")
     parser.add_argument("--profile", help="write a cProfile of the bot process to PROFILE.<database>")
     parser.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "aito-bot"))
@@ -419,19 +452,37 @@ def main() -> int:
                 finally:
                     drop()
     mode = "long polling, 1 process" if args.workers == 1 else f"webhook, {args.workers} worker processes"
-    print(f"\n{args.users} users x 5 messages, arriving over {args.ramp:.0f} s, think time {args.think} s, "
-          f"send rate limit {args.send_rate:g}/s, {mode}, {os.cpu_count()} CPUs")
-    header = ("database", "updates", "errors", "locked", "elapsed s", "updates/s", "p50 ms", "p95 ms", "p99 ms",
-              "max ms", "1st reply p50 ms", "bot CPU ms/update", "API CPU ms/update", "API calls/update")
+    print(
+        f"\n{args.users} users x 5 messages, arriving over {args.ramp:.0f} s, think time {args.think} s, "
+        f"send rate limit {args.send_rate:g}/s, {mode}, {os.cpu_count()} CPUs"
+    )
+    header = (
+        "database",
+        "updates",
+        "errors",
+        "locked",
+        "elapsed s",
+        "updates/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "1st reply p50 ms",
+        "bot CPU ms/update",
+        "API CPU ms/update",
+        "API calls/update",
+    )
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     ok = True
     for row in rows:
         errors = row["timeouts"] + row["api_errors"] + row["bot_errors"]
-        print(f"| {row['database']} | {row['updates']} | {errors} | {row['locked']} | {row['elapsed']:.1f} | "
-              f"{row['rate']:.0f} | {row['p50']:.0f} | {row['p95']:.0f} | {row['p99']:.0f} | {row['max']:.0f} | "
-              f"{row['first_p50']:.0f} | {row['bot_cpu_ms']:.2f} | {row['api_cpu_ms']:.2f} | "
-              f"{row['calls'] / max(1, row['updates']):.2f} |")
+        print(
+            f"| {row['database']} | {row['updates']} | {errors} | {row['locked']} | {row['elapsed']:.1f} | "
+            f"{row['rate']:.0f} | {row['p50']:.0f} | {row['p95']:.0f} | {row['p99']:.0f} | {row['max']:.0f} | "
+            f"{row['first_p50']:.0f} | {row['bot_cpu_ms']:.2f} | {row['api_cpu_ms']:.2f} | "
+            f"{row['calls'] / max(1, row['updates']):.2f} |"
+        )
         ok = ok and errors == 0 and row["locked"] == 0 and row["updates"] == args.users * 5
         if errors or row["locked"]:
             print(f"  {row['database']} bot stderr (tail):\n{row['stderr_tail']}")

@@ -67,9 +67,9 @@ async def run_worker(database_url: str, api_url: str) -> None:
             await asyncio.sleep(0.5)
             with services.db.sessions() as session:
                 total = session.scalar(select(func.count()).select_from(OutboxMessage)) or 0
-                open_rows = session.scalar(
-                    select(func.count()).where(OutboxMessage.status.in_((PENDING, SENDING)))
-                ) or 0
+                open_rows = (
+                    session.scalar(select(func.count()).where(OutboxMessage.status.in_((PENDING, SENDING)))) or 0
+                )
             if total and not open_rows:
                 break
     finally:
@@ -94,17 +94,28 @@ def seed(database_url: str, subscribers: int) -> datetime:
     with db.session() as session:
         session.add(
             Group(
-                id=GROUP_ID, names={code: "Benchmark group" for code in LANGUAGES}, municipality="kemi",
-                address="Kauppakatu 22, 94100 Kemi", how_to_find={}, weekday=local.weekday(),
-                start_time=f"{local.hour:02d}:{local.minute:02d}", duration_minutes=90, audience="everyone",
-                languages="fi", updated_at=week_ago,
+                id=GROUP_ID,
+                names={code: "Benchmark group" for code in LANGUAGES},
+                municipality="kemi",
+                address="Kauppakatu 22, 94100 Kemi",
+                how_to_find={},
+                weekday=local.weekday(),
+                start_time=f"{local.hour:02d}:{local.minute:02d}",
+                duration_minutes=90,
+                audience="everyone",
+                languages="fi",
+                updated_at=week_ago,
             )
         )
         session.flush()
         users = [
             {
-                "channel": "telegram", "external_id": str(FIRST_CHAT + n), "language": LANGUAGES[n % 6],
-                "consent_at": week_ago, "created_at": week_ago, "last_seen_at": week_ago,
+                "channel": "telegram",
+                "external_id": str(FIRST_CHAT + n),
+                "language": LANGUAGES[n % 6],
+                "consent_at": week_ago,
+                "created_at": week_ago,
+                "last_seen_at": week_ago,
             }
             for n in range(subscribers)
         ]
@@ -132,7 +143,13 @@ class Result:
 
 async def start_worker(database_url: str, api_url: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--worker", "--database-url", database_url, "--api-url", api_url,
+        sys.executable,
+        __file__,
+        "--worker",
+        "--database-url",
+        database_url,
+        "--api-url",
+        api_url,
         env={**os.environ, "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1", "LOG_LEVEL": "WARNING"},
     )
 
@@ -183,8 +200,16 @@ async def one_run(name: str, subscribers: int, kill_at: int | None, workdir: Pat
 def table(results: list[Result]) -> str:
     header = ("run", "subscribers", "delivered", "duplicates", "missing", "429s", "wall s", "msg/s while sending")
     rows = [
-        (r.name, str(r.subscribers), str(r.delivered), str(r.duplicates), str(r.missing), str(r.rate_limited),
-         f"{r.elapsed:.1f}", f"{r.rate:.2f}")
+        (
+            r.name,
+            str(r.subscribers),
+            str(r.delivered),
+            str(r.duplicates),
+            str(r.missing),
+            str(r.rate_limited),
+            f"{r.elapsed:.1f}",
+            f"{r.rate:.2f}",
+        )
         for r in results
     ]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]

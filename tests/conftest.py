@@ -99,8 +99,12 @@ def make_client(tmp_path: Path) -> Iterator[object]:
     cache: dict[tuple[str, int], object] = {}
 
     def factory(
-        database_url: str | None = None, *, nlu: object | None = None, user_id: str = "1001",
-        language_hint: str | None = None, **settings: object,
+        database_url: str | None = None,
+        *,
+        nlu: object | None = None,
+        user_id: str = "1001",
+        language_hint: str | None = None,
+        **settings: object,
     ) -> BotClient:
         url = database_url or f"sqlite:///{tmp_path / 'core.db'}"
         key = (url, id(nlu))

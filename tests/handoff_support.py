@@ -48,8 +48,8 @@ class HandoffNLU:
         language = "ar" if any("\u0600" <= ch <= "\u06ff" for ch in text) else (user_language or "en")
         crisis = any(word in lowered for word in self.CRISIS)
         if any(word in lowered for word in self.PERSON):
-            ranking = (("human_handoff", 0.9), ("topic_school", 0.3)) if "shule" in lowered else (
-                ("human_handoff", 0.9),)
+            ranking = (
+                (("human_handoff", 0.9), ("topic_school", 0.3)) if "shule" in lowered else (("human_handoff", 0.9),)
+            )
             return FixedUnderstanding(text, language, 0.6, "human_handoff", 0.9, crisis, ranking)
         return FixedUnderstanding(text, language, 0.6, "out_of_scope", 0.3, crisis, (("out_of_scope", 0.3),))
-

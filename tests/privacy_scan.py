@@ -41,8 +41,7 @@ def traces(database_url: str, *, external_id: str, internal_id: int, texts: list
                 userish = {
                     column.name
                     for column in table.columns
-                    if USERISH.search(column.name)
-                    or any(fk.column.table.name == "users" for fk in column.foreign_keys)
+                    if USERISH.search(column.name) or any(fk.column.table.name == "users" for fk in column.foreign_keys)
                 }
                 if table.name == "users":
                     userish.add("id")

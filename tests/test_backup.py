@@ -15,8 +15,9 @@ from bot.db.models import User
 
 def admin(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database_url}
-    return subprocess.run([sys.executable, "-m", "bot", "admin", *args], env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "admin", *args], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def count_users(db: Database) -> int:

@@ -46,7 +46,7 @@ def test_import_adds_valid_slots_and_is_idempotent(
     path = tmp_path / "slots.csv"
     path.write_text(
         "counsellor_telegram_id,date,start,minutes,mode,municipality,place,languages\n"
-        f"{COUNSELLOR},{ahead(3)},9:00,45,in_person,Kemi,\"Perhekeskus, Valtakatu 1\",\n"
+        f'{COUNSELLOR},{ahead(3)},9:00,45,in_person,Kemi,"Perhekeskus, Valtakatu 1",\n'
         f"{COUNSELLOR},{ahead(3)},10:00,45,phone,,,fi\n",
         encoding="utf-8",
     )
@@ -66,8 +66,9 @@ def test_import_adds_valid_slots_and_is_idempotent(
         assert session.scalar(select(AuditEntry.action).where(AuditEntry.action == "slots.import")) is not None
 
 
-def test_a_file_with_any_problem_imports_nothing(db: Database, tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_file_with_any_problem_imports_nothing(
+    db: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "slots.csv"
     path.write_text(
         "counsellor_telegram_id;date;start;minutes;mode;municipality;place\n"
@@ -84,9 +85,29 @@ def test_a_file_with_any_problem_imports_nothing(db: Database, tmp_path: Path,
 
 
 def test_recurring_tuesdays_nine_to_twelve_for_four_weeks(db: Database, capsys: pytest.CaptureFixture[str]) -> None:
-    command = ["admin", "slots", "recurring", "--counsellor", str(COUNSELLOR), "--weekday", "tue", "--from", "9:00",
-               "--to", "12:00", "--minutes", "45", "--weeks", "4", "--mode", "in_person", "--municipality", "kemi",
-               "--place", "Perhekeskus"]
+    command = [
+        "admin",
+        "slots",
+        "recurring",
+        "--counsellor",
+        str(COUNSELLOR),
+        "--weekday",
+        "tue",
+        "--from",
+        "9:00",
+        "--to",
+        "12:00",
+        "--minutes",
+        "45",
+        "--weeks",
+        "4",
+        "--mode",
+        "in_person",
+        "--municipality",
+        "kemi",
+        "--place",
+        "Perhekeskus",
+    ]
     assert main([*command, "--dry-run"]) == 0
     assert "would be added" in capsys.readouterr().out
     assert main(command) == 0
@@ -98,18 +119,36 @@ def test_recurring_tuesdays_nine_to_twelve_for_four_weeks(db: Database, capsys: 
     assert main(command) == 0
     assert "0 slot(s) added" in capsys.readouterr().out.splitlines()[-1]
     assert main([*command[:4], "999", *command[5:]]) == 1
-    assert main(["admin", "slots", "recurring", "--counsellor", str(COUNSELLOR), "--weekday", "someday", "--from",
-                 "9:00", "--to", "12:00", "--minutes", "45"]) == 2
+    assert (
+        main(
+            [
+                "admin",
+                "slots",
+                "recurring",
+                "--counsellor",
+                str(COUNSELLOR),
+                "--weekday",
+                "someday",
+                "--from",
+                "9:00",
+                "--to",
+                "12:00",
+                "--minutes",
+                "45",
+            ]
+        )
+        == 2
+    )
 
 
-def test_list_and_cancel_tell_the_family_through_the_outbox(db: Database,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_and_cancel_tell_the_family_through_the_outbox(db: Database, capsys: pytest.CaptureFixture[str]) -> None:
     start = datetime.now(UTC) + timedelta(days=3)
     with db.session() as session:
         counsellor = session.scalar(select(Counsellor))
         assert counsellor is not None
-        slot = Slot(counsellor_id=counsellor.id, starts_at=start, minutes=45, mode="video", languages="fi",
-                    status="open")
+        slot = Slot(
+            counsellor_id=counsellor.id, starts_at=start, minutes=45, mode="video", languages="fi", status="open"
+        )
         family = User(channel="telegram", external_id="5550001", language="so", consent_at=start)
         session.add_all([slot, family])
         session.flush()
@@ -125,6 +164,9 @@ def test_list_and_cancel_tell_the_family_through_the_outbox(db: Database,
         assert booking is not None and (booking.status, booking.ended_by) == ("cancelled", "counsellor")
         (notice,) = session.scalars(select(OutboxMessage)).all()
         assert (notice.text_key, notice.status, notice.user_id) == (
-            "booking.cancelled_by_counsellor", "pending", booking.user_id)
+            "booking.cancelled_by_counsellor",
+            "pending",
+            booking.user_id,
+        )
         assert notice.buttons[0][0][1] == "booking.notice:book"
     assert main(["admin", "slots", "cancel", str(slot_id)]) == 1, "only once"

@@ -73,8 +73,9 @@ def test_fifty_families_press_book_on_the_same_slot_at_once(database_url: str, t
         assert not errors, errors[:3]
         assert len(answers) == FAMILIES
 
-        booked_first_line = plain(TEXTS.get("en", "booking.booked", when="", icon="", where="", topic="",
-                                            interpreter="")).split("\n")[0]
+        booked_first_line = plain(
+            TEXTS.get("en", "booking.booked", when="", icon="", where="", topic="", interpreter="")
+        ).split("\n")[0]
         taken = plain(TEXTS.get("en", "booking.taken"))
         winners = [u for u, replies in answers.items() if any(booked_first_line in plain(r.text) for r in replies)]
         losers = [u for u, replies in answers.items() if any(taken in plain(r.text) for r in replies)]
@@ -142,11 +143,22 @@ def test_sigkill_in_the_middle_of_a_booking_leaves_nothing_half_made(database_ur
         slot = add_slot(world, counsellor, timedelta(days=3))
         to_confirm(world, "victim")
         settings = world.services.settings
-        config = {"url": database_url, "flows": str(settings.flows_dir), "content": str(settings.content_dir),
-                  "cache": str(tmp_path / "cache"), "now": NOW.isoformat()}
+        config = {
+            "url": database_url,
+            "flows": str(settings.flows_dir),
+            "content": str(settings.content_dir),
+            "cache": str(tmp_path / "cache"),
+            "now": NOW.isoformat(),
+        }
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        child = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(config)], stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, json.dumps(config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+        )
         try:
             assert child.stdout is not None
             line = child.stdout.readline()

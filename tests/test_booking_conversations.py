@@ -107,8 +107,10 @@ def test_book_move_and_cancel_in_the_familys_language(world: World, language: st
         starts_at = booking.slot.starts_at
     when = format_datetime(language, starts_at, HKI)
     assert when in client.text, "the date and time as the family's language writes them"
-    assert t(language, "booking.booked", when="X", where="Y", icon="", topic="", interpreter="").split("\n")[0] \
+    assert (
+        t(language, "booking.booked", when="X", where="Y", icon="", topic="", interpreter="").split("\n")[0]
         in client.text
+    )
     assert t(language, "booking.reminder_promise", hours="24") in client.text
     confirmation = client.last[-1]
     assert confirmation.attachment is not None and confirmation.attachment.mime_type == "text/calendar"
@@ -278,9 +280,16 @@ def test_forged_and_stale_booking_buttons_are_refused(world: World) -> None:
     (booking,) = active_bookings(world)
     thief = family(world, "thief", "en")
     thief.send("/mybookings")
-    for forged in [f"booking.mine:{booking.id}", f"booking.time:{first}", "booking.confirm:book",
-                   "booking.cancel_confirm:yes", "booking.staff_confirm:publish", f"booking.staff_list:{first}",
-                   "booking.where:Rovaniemi", "booking.time:1 OR 1=1"]:
+    for forged in [
+        f"booking.mine:{booking.id}",
+        f"booking.time:{first}",
+        "booking.confirm:book",
+        "booking.cancel_confirm:yes",
+        "booking.staff_confirm:publish",
+        f"booking.staff_list:{first}",
+        "booking.where:Rovaniemi",
+        "booking.time:1 OR 1=1",
+    ]:
         thief.press(forged)
         assert thief.buttons, forged
     assert [b.id for b in active_bookings(world)] == [booking.id]

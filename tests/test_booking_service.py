@@ -68,31 +68,58 @@ def build_world(
     return World(services, build_conversation(services), clock)
 
 
-def add_counsellor(world: World, telegram_id: int = COUNSELLOR_TELEGRAM_ID, *, languages: str = "fi,en",
-                   municipalities: str = "Kemi,Tornio") -> int:
+def add_counsellor(
+    world: World,
+    telegram_id: int = COUNSELLOR_TELEGRAM_ID,
+    *,
+    languages: str = "fi,en",
+    municipalities: str = "Kemi,Tornio",
+) -> int:
     with world.session() as session:
-        row = Counsellor(telegram_id=telegram_id, name=f"Counsellor {telegram_id}", languages=languages,
-                         municipalities=municipalities)
+        row = Counsellor(
+            telegram_id=telegram_id,
+            name=f"Counsellor {telegram_id}",
+            languages=languages,
+            municipalities=municipalities,
+        )
         session.add(row)
         session.flush()
         return row.id
 
 
-def add_slot(world: World, counsellor_id: int, starts_in: timedelta, *, minutes: int = 45, mode: str = "in_person",
-             municipality: str | None = "Kemi", place: str | None = "Perhekeskus, Valtakatu 1") -> int:
+def add_slot(
+    world: World,
+    counsellor_id: int,
+    starts_in: timedelta,
+    *,
+    minutes: int = 45,
+    mode: str = "in_person",
+    municipality: str | None = "Kemi",
+    place: str | None = "Perhekeskus, Valtakatu 1",
+) -> int:
     with world.session() as session:
         counsellor = session.get(Counsellor, counsellor_id)
         assert counsellor is not None
-        spec = SlotSpec(world.clock.now + starts_in, minutes, mode, municipality if mode == "in_person" else None,
-                        place if mode == "in_person" else None)
+        spec = SlotSpec(
+            world.clock.now + starts_in,
+            minutes,
+            mode,
+            municipality if mode == "in_person" else None,
+            place if mode == "in_person" else None,
+        )
         slot, _created = publish(session, counsellor, spec, now=world.clock.now)
         return slot.id
 
 
 def add_user(world: World, external_id: str, language: str = "en", *, consent: bool = True) -> int:
     with world.session() as session:
-        user = User(channel="test", external_id=external_id, language=language,
-                    consent_at=world.clock.now if consent else None, created_at=world.clock.now)
+        user = User(
+            channel="test",
+            external_id=external_id,
+            language=language,
+            consent_at=world.clock.now if consent else None,
+            created_at=world.clock.now,
+        )
         session.add(user)
         session.flush()
         return user.id
@@ -117,8 +144,17 @@ def _book(world: World, user_id: int, slot_id: int, **kwargs: object) -> Outcome
     with world.session() as session:
         user = session.get(User, user_id)
         assert user is not None
-        result = book(session, user=user, slot_id=slot_id, topic="health", interpreter=None, language="en",
-                      now=world.clock.now, config=kwargs.pop("config", CONFIG), **kwargs)  # type: ignore[arg-type]
+        result = book(
+            session,
+            user=user,
+            slot_id=slot_id,
+            topic="health",
+            interpreter=None,
+            language="en",
+            now=world.clock.now,
+            config=kwargs.pop("config", CONFIG),
+            **kwargs,
+        )  # type: ignore[arg-type]
         return result.outcome
 
 
@@ -219,15 +255,33 @@ def test_moving_is_all_or_nothing(world: World) -> None:
     with world.session() as session:
         old = session.scalar(select(Booking).where(Booking.user_id == family))
         user = session.get(User, family)
-        result = book(session, user=user, slot_id=taken, topic="health", interpreter=None,  # type: ignore[arg-type]
-                      language="en", now=world.clock.now, config=CONFIG, move_from=old)
+        result = book(
+            session,
+            user=user,
+            slot_id=taken,
+            topic="health",
+            interpreter=None,  # type: ignore[arg-type]
+            language="en",
+            now=world.clock.now,
+            config=CONFIG,
+            move_from=old,
+        )
         assert result.outcome is Outcome.TAKEN
     assert {(b.user_id, b.slot_id) for b in active_bookings(world)} == {(family, mine), (other, taken)}
     with world.session() as session:
         old = session.scalar(select(Booking).where(Booking.user_id == family))
         user = session.get(User, family)
-        result = book(session, user=user, slot_id=free, topic="health", interpreter=None,  # type: ignore[arg-type]
-                      language="en", now=world.clock.now, config=CONFIG, move_from=old)
+        result = book(
+            session,
+            user=user,
+            slot_id=free,
+            topic="health",
+            interpreter=None,  # type: ignore[arg-type]
+            language="en",
+            now=world.clock.now,
+            config=CONFIG,
+            move_from=old,
+        )
         assert result.outcome is Outcome.BOOKED and result.previous is not None
     with world.services.db.sessions() as session:
         rows = session.scalars(select(Booking).where(Booking.user_id == family).order_by(Booking.id)).all()

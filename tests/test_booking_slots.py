@@ -35,7 +35,10 @@ def test_tuesdays_nine_to_twelve_in_45_minute_slots_for_four_weeks() -> None:
     )
     assert len(starts) == 16
     assert [local(s) for s in starts[:4]] == [
-        "Tue 2026-03-03 09:00", "Tue 2026-03-03 09:45", "Tue 2026-03-03 10:30", "Tue 2026-03-03 11:15",
+        "Tue 2026-03-03 09:00",
+        "Tue 2026-03-03 09:45",
+        "Tue 2026-03-03 10:30",
+        "Tue 2026-03-03 11:15",
     ]
     assert local(starts[-1]) == "Tue 2026-03-24 11:15"
     assert all(s.tzinfo is not None and s.utcoffset() == timedelta(0) for s in starts), "stored in UTC"
@@ -45,14 +48,24 @@ def test_tuesdays_nine_to_twelve_in_45_minute_slots_for_four_weeks() -> None:
 def test_the_local_grid_survives_the_spring_and_autumn_clock_changes() -> None:
     # Sundays around 29 March 2026 (clocks forward) and 25 October 2026 (clocks back).
     spring = recurring_starts(
-        weekday=6, start=time(10), end=time(11), minutes=60, weeks=3,
-        now=datetime(2026, 3, 20, tzinfo=UTC), tz=HKI,
+        weekday=6,
+        start=time(10),
+        end=time(11),
+        minutes=60,
+        weeks=3,
+        now=datetime(2026, 3, 20, tzinfo=UTC),
+        tz=HKI,
     )
     assert [local(s) for s in spring] == ["Sun 2026-03-22 10:00", "Sun 2026-03-29 10:00", "Sun 2026-04-05 10:00"]
     assert [s.hour for s in spring] == [8, 7, 7], "UTC+2 before, UTC+3 after"
     autumn = recurring_starts(
-        weekday=6, start=time(10), end=time(11), minutes=60, weeks=2,
-        now=datetime(2026, 10, 20, tzinfo=UTC), tz=HKI,
+        weekday=6,
+        start=time(10),
+        end=time(11),
+        minutes=60,
+        weeks=2,
+        now=datetime(2026, 10, 20, tzinfo=UTC),
+        tz=HKI,
     )
     assert [local(s) for s in autumn] == ["Sun 2026-10-25 10:00", "Sun 2026-11-01 10:00"]
     assert [s.hour for s in autumn] == [8, 8]
@@ -61,8 +74,13 @@ def test_the_local_grid_survives_the_spring_and_autumn_clock_changes() -> None:
 def test_a_time_that_does_not_exist_is_skipped_and_a_repeated_one_is_taken_once() -> None:
     assert local_instant(date(2026, 3, 29), time(3, 30), HKI) is None
     night = recurring_starts(
-        weekday=6, start=time(2, 30), end=time(4, 30), minutes=30, weeks=1,
-        now=datetime(2026, 3, 28, tzinfo=UTC), tz=HKI,
+        weekday=6,
+        start=time(2, 30),
+        end=time(4, 30),
+        minutes=30,
+        weeks=1,
+        now=datetime(2026, 3, 28, tzinfo=UTC),
+        tz=HKI,
     )
     assert [local(s) for s in night] == ["Sun 2026-03-29 02:30", "Sun 2026-03-29 04:00"]
     repeated = local_instant(date(2026, 10, 25), time(3, 30), HKI)
@@ -89,8 +107,14 @@ def test_past_starts_are_left_out_when_today_is_the_weekday() -> None:
 )
 def test_impossible_recurrences_are_refused(kwargs: dict[str, object], problem: str) -> None:
     arguments: dict[str, object] = {
-        "weekday": TUESDAY, "start": time(9), "end": time(12), "minutes": 45, "weeks": 4,
-        "now": MONDAY_MORNING, "tz": HKI, **kwargs,
+        "weekday": TUESDAY,
+        "start": time(9),
+        "end": time(12),
+        "minutes": 45,
+        "weeks": 4,
+        "now": MONDAY_MORNING,
+        "tz": HKI,
+        **kwargs,
     }
     with pytest.raises(SlotError, match=problem):
         recurring_starts(**arguments)  # type: ignore[arg-type]

@@ -24,8 +24,13 @@ def test_chat_reaches_the_somali_menu_by_typing_only_numbers(tmp_path: Path) -> 
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'chat.db'}"}
     # The greeting lists fi, en, ar, ru, so, sw: 5 is Soomaali; then 1 agrees to the privacy notice.
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "chat"], input="5\n1\n", env=env, capture_output=True, text=True,
-        encoding="utf-8", timeout=180,
+        [sys.executable, "-m", "bot", "chat"],
+        input="5\n1\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=180,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "[5] Soomaali" in result.stdout
@@ -75,8 +80,17 @@ async def test_run_against_a_local_bot_api_server_survives_a_kill(api: FakeBotAp
         menu_title = TEXTS.get("sw", "menu.title")
         await api.wait_for(lambda: any(s.text == menu_title for s in api.messages_to(USER)[before:]), timeout=120)
         # a sticker and a duplicated update
-        sticker = {"sticker": {"file_id": "s", "file_unique_id": "u", "width": 1, "height": 1,
-                               "is_animated": False, "is_video": False, "type": "regular"}}
+        sticker = {
+            "sticker": {
+                "file_id": "s",
+                "file_unique_id": "u",
+                "width": 1,
+                "height": 1,
+                "is_animated": False,
+                "is_video": False,
+                "type": "regular",
+            }
+        }
         await api.user_sends(USER, sticker, language_code="sw")
         await api.wait_for(
             lambda: any(s.text == TEXTS.get("sw", "media.sticker") for s in api.messages_to(USER)), timeout=30
@@ -87,8 +101,9 @@ async def test_run_against_a_local_bot_api_server_survives_a_kill(api: FakeBotAp
         help_text = TEXTS.get("sw", "help.text")
         # The sticker's answer also ends with the menu: wait for the help text, then the menu after it.
         await api.wait_for(
-            lambda: any(s.text == help_text for s in api.messages_to(USER))
-            and api.messages_to(USER)[-1].text == menu_title,
+            lambda: (
+                any(s.text == help_text for s in api.messages_to(USER)) and api.messages_to(USER)[-1].text == menu_title
+            ),
             timeout=30,
         )
         assert len([s for s in api.messages_to(USER) if s.text == help_text]) == 1

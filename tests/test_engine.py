@@ -63,8 +63,16 @@ def test_a_stale_button_is_refused_kindly_and_a_way_on_offered(make_client) -> N
 def test_forged_button_data_is_refused(make_client) -> None:
     client = make_client()
     onboard(client)
-    for forged in ["onboarding.language:xx", "guide.page:s-../../etc", "nonsense", "", "main.menu:",
-                   "guide.topics:not-a-section", "x" * 64, "main.menu:guide:extra"]:
+    for forged in [
+        "onboarding.language:xx",
+        "guide.page:s-../../etc",
+        "nonsense",
+        "",
+        "main.menu:",
+        "guide.topics:not-a-section",
+        "x" * 64,
+        "main.menu:guide:extra",
+    ]:
         client.press(forged)
         assert client.last, forged
         assert client.buttons, forged

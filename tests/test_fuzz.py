@@ -15,14 +15,31 @@ from tests.client import BotClient
 from tests.conftest import make_settings
 from tests.html_check import telegram_html_problem
 
-MARKS = ["\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e",
-         "\u2066", "\u2067", "\u2068", "\u2069", "\ufeff", "\u061c"]
+MARKS = [
+    "\u200b",
+    "\u200c",
+    "\u200d",
+    "\u200e",
+    "\u200f",
+    "\u202a",
+    "\u202b",
+    "\u202c",
+    "\u202d",
+    "\u202e",
+    "\u2066",
+    "\u2067",
+    "\u2068",
+    "\u2069",
+    "\ufeff",
+    "\u061c",
+]
 RTL_WORDS = ["مرحبا", "أريد موعد", "شكرا", "שלום", "سلام", "مساعدة", "١٢٣"]
 EMOJI = ["😀", "🙏", "👨‍👩‍👧‍👦", "🇫🇮", "❤️", "🆘", "👍🏽", "🫶"]
 
 any_text = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=400)
-marked = st.lists(st.one_of(st.sampled_from(MARKS), st.sampled_from(RTL_WORDS), st.text(max_size=8)),
-                  max_size=30).map("".join)
+marked = st.lists(st.one_of(st.sampled_from(MARKS), st.sampled_from(RTL_WORDS), st.text(max_size=8)), max_size=30).map(
+    "".join
+)
 emoji_only = st.lists(st.sampled_from(EMOJI), min_size=1, max_size=60).map("".join)
 long_text = st.integers(4000, 10_000).flatmap(
     lambda n: st.sampled_from(["a", "ä", "م", "😀", "I need help ", "\u200f"]).map(lambda s: (s * n)[:n])
@@ -38,8 +55,9 @@ def fuzz_conversation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[obje
 
     tmp = tmp_path_factory.mktemp("fuzz")
     # The default cache directory: the NLU trained here is the one `python -m bot` subprocesses use too.
-    settings_ = make_settings(f"sqlite:///{tmp / 'fuzz.db'}", tmp, flood_messages=10**9, staff_chat_id=-100555,
-                              cache_dir=Settings().cache_dir)
+    settings_ = make_settings(
+        f"sqlite:///{tmp / 'fuzz.db'}", tmp, flood_messages=10**9, staff_chat_id=-100555, cache_dir=Settings().cache_dir
+    )
     services = build_services(settings_)
     yield build_conversation(services)
     services.db.dispose()

@@ -20,7 +20,12 @@ from tests.content_cache import content_loaded_once  # noqa: F401  (autouse)
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 LANGUAGE_LABELS = {
-    "fi": "Suomi", "en": "English", "ar": "العربية", "ru": "Русский", "so": "Soomaali", "sw": "Kiswahili",
+    "fi": "Suomi",
+    "en": "English",
+    "ar": "العربية",
+    "ru": "Русский",
+    "so": "Soomaali",
+    "sw": "Kiswahili",
 }
 # Monday 7 December 2026, 18:00 in Helsinki: the Kemi mothers' group meets tomorrow (Tue) at 17:00.
 MONDAY_EVENING = datetime(2026, 12, 7, 16, 0, tzinfo=UTC)

@@ -143,8 +143,12 @@ def test_problems_in_the_groups_file_are_named() -> None:
         "groups": [
             {"id": "Bad Id"},
             {"id": "x", "municipality": "oulu", "audience": "cats", "schedule": {"weekday": "tuesday", "start": "17"}},
-            {"id": "y", "municipality": "kemi", "address": "a", "schedule": {
-                "weekday": "saturday", "start": "12:00", "duration_minutes": 60, "every_weeks": 2}},
+            {
+                "id": "y",
+                "municipality": "kemi",
+                "address": "a",
+                "schedule": {"weekday": "saturday", "start": "12:00", "duration_minutes": 60, "every_weeks": 2},
+            },
         ],
     }
     problems = "\n".join(parse_catalog(raw, "groups.yml")[1])

@@ -99,8 +99,15 @@ def clock() -> Clock:
     return Clock(WEDNESDAY_10)
 
 
-def make_room(make_client, clock: Clock, database_url: str | None = None, *, consent: bool = True,
-              language: str = "Kiswahili", **settings: object) -> Room:
+def make_room(
+    make_client,
+    clock: Clock,
+    database_url: str | None = None,
+    *,
+    consent: bool = True,
+    language: str = "Kiswahili",
+    **settings: object,
+) -> Room:
     client = make_client(database_url, nlu=HandoffNLU(), staff_chat_id=STAFF_CHAT, **settings)
     client.conversation.services.clock = clock
     with client.conversation.services.db.session() as session:
@@ -338,11 +345,31 @@ def test_the_whole_desk_works_on_both_databases_and_survives_a_restart(make_clie
         assert fresh.ticket().rating == 4
         # at most one active ticket per family, enforced by the database itself
         with services.db.session() as session:
-            session.add(Ticket(user_id=fresh.ticket().user_id, language="sw", status="open", created_at=clock.now,
-                               alerts=0, topics="", urgent=False, reason="request"))
+            session.add(
+                Ticket(
+                    user_id=fresh.ticket().user_id,
+                    language="sw",
+                    status="open",
+                    created_at=clock.now,
+                    alerts=0,
+                    topics="",
+                    urgent=False,
+                    reason="request",
+                )
+            )
         with pytest.raises(IntegrityError), services.db.session() as session:
-            session.add(Ticket(user_id=fresh.ticket().user_id, language="sw", status="claimed", created_at=clock.now,
-                               alerts=0, topics="", urgent=False, reason="request"))
+            session.add(
+                Ticket(
+                    user_id=fresh.ticket().user_id,
+                    language="sw",
+                    status="claimed",
+                    created_at=clock.now,
+                    alerts=0,
+                    topics="",
+                    urgent=False,
+                    reason="request",
+                )
+            )
     finally:
         services.db.dispose()
 
@@ -396,7 +423,11 @@ def test_libretranslate_client_against_a_local_server(translate_url: str) -> Non
     client = LibreTranslateClient(translate_url)
     assert client.translate("Habari", "sw", "fi") == "[fi] Habari"
     assert _FakeLibreTranslate.requests[-1] == {
-        "path": "/translate", "q": "Habari", "source": "sw", "target": "fi", "format": "text"
+        "path": "/translate",
+        "q": "Habari",
+        "source": "sw",
+        "target": "fi",
+        "format": "text",
     }
     assert client.translate("Hei", "fi", "fi") is None, "same language: nothing is sent"
     _FakeLibreTranslate.fail = True
@@ -413,8 +444,18 @@ def test_the_counsellor_sees_a_marked_machine_translation_beside_the_original(
     room.family("Mtoto wangu ni mgonjwa")
     relayed = room.staff_texts()[-1]
     assert "Mtoto wangu ni mgonjwa" in relayed
-    assert plain(t("fi", "handoff.staff.machine_translation", source="sw", target="fi",
-                   translation="[fi] Mtoto wangu ni mgonjwa")) in relayed
+    assert (
+        plain(
+            t(
+                "fi",
+                "handoff.staff.machine_translation",
+                source="sw",
+                target="fi",
+                translation="[fi] Mtoto wangu ni mgonjwa",
+            )
+        )
+        in relayed
+    )
 
 
 def test_without_a_translation_server_nothing_is_translated(make_client, clock) -> None:

@@ -88,8 +88,9 @@ async def test_swahili_request_claim_relay_both_ways_close_and_rating(api: FakeB
 
         # a counsellor claims it: the family hears who is there, the card shows who has it
         await api.user_presses(COUNSELLOR, card, "✋")
-        await api.wait_for(lambda: any(s.text == t("sw", "handoff.connected", name="Anna") for s in
-                                       api.messages_to(FAMILY)))
+        await api.wait_for(
+            lambda: any(s.text == t("sw", "handoff.connected", name="Anna") for s in api.messages_to(FAMILY))
+        )
         claimed_card = await card_of(api, 1)
         assert claimed_card.method == "editMessageText" and "Anna" in claimed_card.text
         assert claimed_card.button_labels == [t("fi", "handoff.staff.close")]
@@ -98,22 +99,29 @@ async def test_swahili_request_claim_relay_both_ways_close_and_rating(api: FakeB
         before = len(api.messages_to(FAMILY))
         for text in ["Mtoto wangu ana shida shuleni", "Mwalimu hanijibu <barua> & simu"]:
             await api.user_says(FAMILY, text, language_code="sw")
-        relayed = await api.wait_for(lambda: staff_with(api, "F-00001</b> (#1)") if len(
-            staff_with(api, "F-00001</b> (#1)")) >= 2 else None)
+        relayed = await api.wait_for(
+            lambda: staff_with(api, "F-00001</b> (#1)") if len(staff_with(api, "F-00001</b> (#1)")) >= 2 else None
+        )
         assert "Mtoto wangu ana shida shuleni" in relayed[0].text
         assert "&lt;barua&gt; &amp; simu" in relayed[1].text  # the family's text is escaped
         assert all(s.params.get("reply_parameters") for s in relayed), "non-forum group: replies to the card"
         for number, text in enumerate(["Habari! Ninaweza kusaidia.", "Tutapiga simu kesho."]):
             await api.user_says(COUNSELLOR, text, chat_id=STAFF_CHAT, reply_to_message=api.reply_to(relayed[number]))
-        answers = await api.wait_for(lambda: [s for s in api.messages_to(FAMILY)[before:] if "Anna" in s.text]
-                                     if len(api.messages_to(FAMILY)) >= before + 2 else None)
+        answers = await api.wait_for(
+            lambda: (
+                [s for s in api.messages_to(FAMILY)[before:] if "Anna" in s.text]
+                if len(api.messages_to(FAMILY)) >= before + 2
+                else None
+            )
+        )
         assert [a.text.split("\n", 1)[1] for a in answers] == ["Habari! Ninaweza kusaidia.", "Tutapiga simu kesho."]
         assert len(api.messages_to(FAMILY)) == before + 2, "only the counsellor's messages, nothing from the bot"
 
         # closing: a closing message and a 1–5 rating, then the bot is back
         await api.user_presses(COUNSELLOR, await card_of(api, 1), "✅")
-        rating = await api.wait_for(lambda: [s for s in api.messages_to(FAMILY)
-                                             if s.text == t("sw", "handoff.rate_question")])
+        rating = await api.wait_for(
+            lambda: [s for s in api.messages_to(FAMILY) if s.text == t("sw", "handoff.rate_question")]
+        )
         assert t("sw", "handoff.closed") in [s.text for s in api.messages_to(FAMILY)]
         stars = [label for label in rating[-1].button_labels if "⭐" in label]
         assert stars == ["1 ⭐", "2 ⭐", "3 ⭐", "4 ⭐", "5 ⭐"]
@@ -168,7 +176,8 @@ async def test_a_claim_by_someone_not_listed_is_refused_and_audited(api: FakeBot
         with bot.services.db.sessions() as session:
             refused = session.scalars(select(AuditEntry).where(AuditEntry.actor == "unlisted")).all()
         assert [(a.action, a.target) for a in refused] == [
-            ("ticket.claim.refused", "ticket:1"), ("ticket.reply.refused", "ticket:1")
+            ("ticket.claim.refused", "ticket:1"),
+            ("ticket.reply.refused", "ticket:1"),
         ]
         assert all(str(STRANGER) not in str(a.details) for a in refused)
         # a forged button (another ticket's id on this card) is refused too
@@ -199,8 +208,9 @@ async def test_a_ticket_survives_a_restart_in_every_state(api: FakeBotApi, setti
         await api.user_says(COUNSELLOR, "Ndiyo, niko hapa.", chat_id=STAFF_CHAT, reply_to_message=api.reply_to(relayed))
         await api.wait_for(lambda: any("Ndiyo, niko hapa." in s.text for s in api.messages_to(FAMILY)))
         await api.user_says(COUNSELLOR, "/close", chat_id=STAFF_CHAT, reply_to_message=api.reply_to(relayed))
-        rating = await api.wait_for(lambda: [s for s in api.messages_to(FAMILY)
-                                             if s.text == t("sw", "handoff.rate_question")])
+        rating = await api.wait_for(
+            lambda: [s for s in api.messages_to(FAMILY) if s.text == t("sw", "handoff.rate_question")]
+        )
     # closed → restart → the rating is still taken, and the family can open a new request
     async with running_bot(settings, api, HandoffNLU()) as bot:
         start(bot, clock)
@@ -243,10 +253,12 @@ async def test_voice_message_is_offered_to_a_counsellor_and_media_is_relayed_by_
     async with running_bot(settings, api, HandoffNLU()) as bot:
         start(bot, Clock(WEDNESDAY_10))
         await onboard(api, FAMILY, "Kiswahili", "sw")
-        await api.user_sends(FAMILY, {"voice": {"file_id": "voice-1", "file_unique_id": "v1", "duration": 3}},
-                             language_code="sw")
-        offer = await api.wait_for(lambda: [s for s in api.messages_to(FAMILY)
-                                            if s.text == t("sw", "handoff.media_offer.voice")])
+        await api.user_sends(
+            FAMILY, {"voice": {"file_id": "voice-1", "file_unique_id": "v1", "duration": 3}}, language_code="sw"
+        )
+        offer = await api.wait_for(
+            lambda: [s for s in api.messages_to(FAMILY) if s.text == t("sw", "handoff.media_offer.voice")]
+        )
         await api.user_presses(FAMILY, offer[-1], "✅", language_code="sw")
         voice = await api.wait_for(lambda: [s for s in api.sent if s.method == "sendVoice"])
         assert voice[0].chat_id == STAFF_CHAT and voice[0].params["voice"] == "voice-1"
@@ -254,8 +266,10 @@ async def test_voice_message_is_offered_to_a_counsellor_and_media_is_relayed_by_
         # the counsellor answers the voice message with a photo: the family gets it by file id
         await api.user_sends(
             COUNSELLOR,
-            {"photo": [{"file_id": "photo-9", "file_unique_id": "p9", "width": 10, "height": 10}],
-             "caption": "Angalia hii"},
+            {
+                "photo": [{"file_id": "photo-9", "file_unique_id": "p9", "width": 10, "height": 10}],
+                "caption": "Angalia hii",
+            },
             chat_id=STAFF_CHAT,
             reply_to_message=api.reply_to(voice[0]),
         )

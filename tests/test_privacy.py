@@ -151,7 +151,7 @@ def test_the_privacy_delete_intent_asks_the_same_question(make_client) -> None:
 
 
 def test_a_delete_confirmation_from_an_old_message_is_refused(make_client) -> None:
-    """"Yes, delete" works only right after the question: an old or forged press erases nothing."""
+    """ "Yes, delete" works only right after the question: an old or forged press erases nothing."""
     client = telegram_client(make_client)
     onboard(client)
     client.send("/delete")
@@ -190,8 +190,14 @@ def _seed_feature_rows(services, user_id: int, now: datetime) -> dict[str, bool]
             session.add(counsellor)
             session.flush()
             for days, status in ((3, "active"), (-3, "active"), (5, "cancelled")):
-                slot = Slot(counsellor_id=counsellor.id, starts_at=now + timedelta(days=days, hours=days),
-                            minutes=45, mode="phone", municipality="Kemi", languages="fi,en")
+                slot = Slot(
+                    counsellor_id=counsellor.id,
+                    starts_at=now + timedelta(days=days, hours=days),
+                    minutes=45,
+                    mode="phone",
+                    municipality="Kemi",
+                    languages="fi,en",
+                )
                 session.add(slot)
                 session.flush()
                 session.add(Booking(slot_id=slot.id, user_id=user_id, status=status, topic="school", language="en"))
@@ -199,13 +205,22 @@ def _seed_feature_rows(services, user_id: int, now: datetime) -> dict[str, bool]
         if {"groups", "group_occurrences", "group_subscriptions", "group_rsvps"} <= tables:
             from bot.features.groups.models import Group, Occurrence, Rsvp, Subscription
 
-            group = Group(id="kemi-test", names={"en": "Mothers' group"}, municipality="kemi", address="Kemi 1",
-                          weekday=1, start_time="17:00", duration_minutes=90, audience="mothers")
+            group = Group(
+                id="kemi-test",
+                names={"en": "Mothers' group"},
+                municipality="kemi",
+                address="Kemi 1",
+                weekday=1,
+                start_time="17:00",
+                duration_minutes=90,
+                audience="mothers",
+            )
             session.add(group)
             session.flush()
             start = now + timedelta(days=2)
-            occurrence = Occurrence(group_id=group.id, original_start=start, starts_at=start,
-                                    ends_at=start + timedelta(hours=1))
+            occurrence = Occurrence(
+                group_id=group.id, original_start=start, starts_at=start, ends_at=start + timedelta(hours=1)
+            )
             session.add(occurrence)
             session.flush()
             session.add(Subscription(user_id=user_id, group_id=group.id, subscribed_at=now))
@@ -214,9 +229,18 @@ def _seed_feature_rows(services, user_id: int, now: datetime) -> dict[str, bool]
         if "outbox" in tables:
             from bot.outbox_models import OutboxMessage
 
-            session.add(OutboxMessage(key=f"test:{user_id}", user_id=user_id, kind="group.reminder",
-                                      ref="occurrence:1", text_key="common.menu", values={}, buttons=[],
-                                      due_at=now + timedelta(days=1)))
+            session.add(
+                OutboxMessage(
+                    key=f"test:{user_id}",
+                    user_id=user_id,
+                    kind="group.reminder",
+                    ref="occurrence:1",
+                    text_key="common.menu",
+                    values={},
+                    buttons=[],
+                    due_at=now + timedelta(days=1),
+                )
+            )
     return seeded
 
 
@@ -238,12 +262,22 @@ def test_erasure_leaves_no_trace_in_any_table(make_client, database_url: str) ->
     seeded = _seed_feature_rows(services, internal_id, services.clock())
     # An update of theirs still waiting in the inbox (e.g. interrupted by a crash) goes too.
     with services.db.session() as session:
-        session.add(InboxUpdate(update_id=77, status="received", attempts=0, payload={
-            "update_id": 77, "message": {"from": {"id": int(TELEGRAM_ID)}, "text": SECRETS[1]}}))
-        session.add(AuditEntry(actor="unlisted", action="ticket.claim.refused", target=None,
-                               details={"who": f"F-{internal_id:05d}"}))
-    assert traces(database_url, external_id=TELEGRAM_ID, internal_id=internal_id, texts=SECRETS), \
+        session.add(
+            InboxUpdate(
+                update_id=77,
+                status="received",
+                attempts=0,
+                payload={"update_id": 77, "message": {"from": {"id": int(TELEGRAM_ID)}, "text": SECRETS[1]}},
+            )
+        )
+        session.add(
+            AuditEntry(
+                actor="unlisted", action="ticket.claim.refused", target=None, details={"who": f"F-{internal_id:05d}"}
+            )
+        )
+    assert traces(database_url, external_id=TELEGRAM_ID, internal_id=internal_id, texts=SECRETS), (
         "the scan must find the data before erasure (or it proves nothing)"
+    )
 
     client.send("/delete")
     replies = client.click(t("en", "privacy.delete_yes"))
@@ -321,12 +355,29 @@ def test_retention_deletes_old_texts_only(make_client, database_url: str) -> Non
     with services.db.session() as session:
         user_id = session.scalar(select(User.id))
         for age_days, text in ((91, "old"), (89, "recent"), (90, "edge")):
-            session.add(MessageLog(user_id=user_id, direction="in", text=text,
-                                   created_at=now - timedelta(days=age_days, seconds=1)))
-        session.add(InboxUpdate(update_id=5, status="received", attempts=3, payload={"text": "stuck"},
-                                received_at=now - timedelta(days=100)))
-        session.add(InboxUpdate(update_id=6, status="received", attempts=0, payload={"text": "fresh"},
-                                received_at=now - timedelta(minutes=1)))
+            session.add(
+                MessageLog(
+                    user_id=user_id, direction="in", text=text, created_at=now - timedelta(days=age_days, seconds=1)
+                )
+            )
+        session.add(
+            InboxUpdate(
+                update_id=5,
+                status="received",
+                attempts=3,
+                payload={"text": "stuck"},
+                received_at=now - timedelta(days=100),
+            )
+        )
+        session.add(
+            InboxUpdate(
+                update_id=6,
+                status="received",
+                attempts=0,
+                payload={"text": "fresh"},
+                received_at=now - timedelta(minutes=1),
+            )
+        )
     with services.db.session() as session:
         counts = purge_expired(session, now, services.settings, services.registry)
     assert counts["message_log"] == 2 and counts["inbox_updates"] == 1
@@ -351,12 +402,23 @@ def test_retention_deletes_the_messages_of_long_closed_tickets(make_client, data
         session.add(user)
         session.flush()
         for closed_days_ago in (31, 29):
-            ticket = Ticket(user_id=user.id, language="en", status="closed", created_at=now - timedelta(days=40),
-                            closed_at=now - timedelta(days=closed_days_ago))
+            ticket = Ticket(
+                user_id=user.id,
+                language="en",
+                status="closed",
+                created_at=now - timedelta(days=40),
+                closed_at=now - timedelta(days=closed_days_ago),
+            )
             session.add(ticket)
             session.flush()
-            session.add(TicketMessage(ticket_id=ticket.id, direction="in", text=f"closed {closed_days_ago} days",
-                                      created_at=now - timedelta(days=35)))
+            session.add(
+                TicketMessage(
+                    ticket_id=ticket.id,
+                    direction="in",
+                    text=f"closed {closed_days_ago} days",
+                    created_at=now - timedelta(days=35),
+                )
+            )
     with services.db.session() as session:
         counts = purge_expired(session, now, services.settings, services.registry)
     assert counts["ticket_messages"] == 1
@@ -389,10 +451,14 @@ async def test_the_retention_job_deletes_old_texts_when_run(make_client) -> None
     onboard(client)
     with services.db.session() as session:
         user_id = session.scalar(select(User.id))
-        session.add(MessageLog(user_id=user_id, direction="in", text="ancient",
-                               created_at=services.clock() - timedelta(days=200)))
-        session.add(InboxUpdate(update_id=31, status="done", attempts=1,
-                                received_at=services.clock() - timedelta(days=3)))
+        session.add(
+            MessageLog(
+                user_id=user_id, direction="in", text="ancient", created_at=services.clock() - timedelta(days=200)
+            )
+        )
+        session.add(
+            InboxUpdate(update_id=31, status="done", attempts=1, received_at=services.clock() - timedelta(days=3))
+        )
         session.add(InboxUpdate(update_id=32, status="done", attempts=1, received_at=services.clock()))
     application = ApplicationBuilder().token("123456:TEST-token").build()
     for hook in services.registry.telegram_hooks:
@@ -518,11 +584,17 @@ def test_user_ref_of_the_test_client_is_a_telegram_user(make_client) -> None:
         assert session.scalars(select(ConversationState)).all() == []
 
 
-@pytest.mark.parametrize("language,label,words", [
-    ("fi", "Suomi", "poista tietoni"), ("en", "English", "please delete my data"),
-    ("ar", "العربية", "احذف بياناتي"), ("ru", "Русский", "удалите мои данные"),
-    ("so", "Soomaali", "tirtir xogtayda"), ("sw", "Kiswahili", "futa data yangu"),
-])
+@pytest.mark.parametrize(
+    "language,label,words",
+    [
+        ("fi", "Suomi", "poista tietoni"),
+        ("en", "English", "please delete my data"),
+        ("ar", "العربية", "احذف بياناتي"),
+        ("ru", "Русский", "удалите мои данные"),
+        ("so", "Soomaali", "tirtir xogtayda"),
+        ("sw", "Kiswahili", "futa data yangu"),
+    ],
+)
 def test_asking_in_words_to_be_forgotten_asks_for_confirmation(make_client, language, label, words) -> None:
     """The real NLU: `privacy_delete` in every language leads to the same confirmation as /delete."""
     from bot.nlu.pipeline import build_nlu

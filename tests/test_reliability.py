@@ -145,8 +145,13 @@ def _postgres_outage(url: str):  # type: ignore[no-untyped-def]
     def start() -> None:
         with admin.connect() as conn:
             conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                              "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": name})
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            )
 
     def end() -> None:
         with admin.connect() as conn:
@@ -160,8 +165,9 @@ async def test_a_database_outage_loses_no_update(api: FakeBotApi, database_url: 
     async with running_bot(make_settings(database_url, tmp_path), api, KeywordNLU()) as bot:
         await onboard(api)
         other = USER + 1
-        start, end = (_sqlite_outage(bot, database_url) if database_url.startswith("sqlite")
-                      else _postgres_outage(database_url))
+        start, end = (
+            _sqlite_outage(bot, database_url) if database_url.startswith("sqlite") else _postgres_outage(database_url)
+        )
         start()
         try:
             during = [await api.user_says(USER, "/help"), await api.user_says(other, "/start")]
@@ -210,8 +216,7 @@ async def test_each_users_updates_are_answered_in_order(api: FakeBotApi, sqlite_
             pushed.append(await api.user_says(USER, "/help"))
             pushed.append(await api.user_says(USER + 100 + round_, "/start"))  # someone else, in between
             pushed.append(await api.user_says(USER, "/menu"))
-        await until(lambda: all(bot.channel.inbox.status(u["update_id"]) == "done" for u in pushed),
-                           timeout=30)
+        await until(lambda: all(bot.channel.inbox.status(u["update_id"]) == "done" for u in pushed), timeout=30)
         answers = [m.text for m in api.messages_to(USER)[before:] if m.text in (help_text, menu_text)]
         assert answers == [help_text, menu_text] * 10
         assert bot.channel._user_locks == {}, "no lock is left behind"
@@ -282,8 +287,9 @@ async def test_debug_logs_of_a_whole_conversation_hold_no_token_text_or_id(
             await api.user_says(USER + 7, "/start")
             await until(lambda: bot.channel.inbox.status(update["update_id"]) == "done", timeout=20)
             await api.user_says(USER, "/delete")
-            confirm = await api.wait_for(lambda: [m for m in api.messages_to(USER) if m.buttons and
-                                                  m.text == s("en", "privacy.delete_confirm")])
+            confirm = await api.wait_for(
+                lambda: [m for m in api.messages_to(USER) if m.buttons and m.text == s("en", "privacy.delete_confirm")]
+            )
             await api.user_presses(USER, confirm[-1], "🗑")
             await api.wait_for(lambda: any(m.text == s("en", "privacy.deleted") for m in api.messages_to(USER)))
     finally:
@@ -292,8 +298,14 @@ async def test_debug_logs_of_a_whole_conversation_hold_no_token_text_or_id(
         logging.getLogger("telegram").setLevel(telegram_level)
     lines = [record.getMessage() + (record.exc_text or "") for record in caplog.records]
     assert any(record.levelno == logging.DEBUG for record in caplog.records), "DEBUG was on"
-    problems = [line for line in lines if TOKEN_SECRET_PART in line or str(USER) in line
-                or any(secret in line for secret in SECRET_TEXTS) or "User5550042" in line]
+    problems = [
+        line
+        for line in lines
+        if TOKEN_SECRET_PART in line
+        or str(USER) in line
+        or any(secret in line for secret in SECRET_TEXTS)
+        or "User5550042" in line
+    ]
     assert problems == []
 
 
@@ -319,13 +331,15 @@ async def _stop(process: asyncio.subprocess.Process) -> str:
     return (await process.stderr.read()).decode("utf-8", "replace") if process.stderr else ""
 
 
-async def test_sigkill_inside_a_handler_then_restart_handles_the_update_once(
-    api: FakeBotApi, tmp_path: Path
-) -> None:
+async def test_sigkill_inside_a_handler_then_restart_handles_the_update_once(api: FakeBotApi, tmp_path: Path) -> None:
     blocked = tmp_path / "blocked"
     consent_payload = "onboarding.consent:agree"
     crashing = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.crashing_bot", cwd=str(ROOT), stdout=subprocess.DEVNULL,
+        sys.executable,
+        "-m",
+        "tests.crashing_bot",
+        cwd=str(ROOT),
+        stdout=subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
         env=_env(api, tmp_path, AITO_TEST_BLOCK_ON=consent_payload, AITO_TEST_BLOCKED_FILE=str(blocked)),
     )
@@ -347,8 +361,14 @@ async def test_sigkill_inside_a_handler_then_restart_handles_the_update_once(
         assert texts_to(api, USER, s("so", "privacy.thanks")) == []
 
         restarted = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", cwd=str(ROOT), stdout=subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE, env=_env(api, tmp_path),
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            cwd=str(ROOT),
+            stdout=subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            env=_env(api, tmp_path),
         )
         await api.wait_for(lambda: texts_to(api, USER, s("so", "menu.title")), timeout=120)
         await api.user_says(USER, SECRET_TEXTS[0], language_code="so")

@@ -129,7 +129,11 @@ async def test_the_webhook_refuses_updates_without_the_secret_token(
     await application.initialize()
     assert application.updater is not None
     await application.updater.start_webhook(
-        listen="127.0.0.1", port=port, url_path="telegram", webhook_url=url, secret_token="s3cret-Token_1",
+        listen="127.0.0.1",
+        port=port,
+        url_path="telegram",
+        webhook_url=url,
+        secret_token="s3cret-Token_1",
         drop_pending_updates=False,
     )
     await application.start()
@@ -137,18 +141,24 @@ async def test_the_webhook_refuses_updates_without_the_secret_token(
         assert api.webhook_url == url
 
         def update(update_id: int, text: str) -> dict[str, object]:
-            return {"update_id": update_id, "message": {
-                "message_id": update_id, "date": 1767225600, "text": text,
-                "chat": {"id": 5550009, "type": "private", "first_name": "U"},
-                "from": {"id": 5550009, "is_bot": False, "first_name": "U", "language_code": "en"},
-                "entities": [{"type": "bot_command", "offset": 0, "length": len(text)}]}}
+            return {
+                "update_id": update_id,
+                "message": {
+                    "message_id": update_id,
+                    "date": 1767225600,
+                    "text": text,
+                    "chat": {"id": 5550009, "type": "private", "first_name": "U"},
+                    "from": {"id": 5550009, "is_bot": False, "first_name": "U", "language_code": "en"},
+                    "entities": [{"type": "bot_command", "offset": 0, "length": len(text)}],
+                },
+            }
 
         async with httpx.AsyncClient() as http:
             missing = await http.post(url, json=update(1, "/start"))
-            wrong = await http.post(url, json=update(2, "/start"),
-                                    headers={"X-Telegram-Bot-Api-Secret-Token": "guess"})
-            right = await http.post(url, json=update(3, "/help"),
-                                    headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-Token_1"})
+            wrong = await http.post(url, json=update(2, "/start"), headers={"X-Telegram-Bot-Api-Secret-Token": "guess"})
+            right = await http.post(
+                url, json=update(3, "/help"), headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-Token_1"}
+            )
         assert missing.status_code == 403 and wrong.status_code == 403
         assert right.status_code == 200
         await until(lambda: channel.inbox.status(3) == "done")
@@ -170,8 +180,9 @@ def test_run_always_sets_a_secret_token_in_webhook_mode(monkeypatch, tmp_path: P
     monkeypatch.setattr(Application, "run_webhook", lambda self, **kwargs: seen.update(kwargs))
     monkeypatch.setattr("bot.nlu.pipeline.build_nlu", lambda _settings: KeywordNLU())
     for secret in ("", "configured-secret"):
-        settings = make_settings(f"sqlite:///{tmp_path / 'w.db'}", tmp_path, webhook_url="https://example.org/",
-                                 webhook_secret=secret)
+        settings = make_settings(
+            f"sqlite:///{tmp_path / 'w.db'}", tmp_path, webhook_url="https://example.org/", webhook_secret=secret
+        )
         channel_module.run(settings)
         assert seen["secret_token"] and len(str(seen["secret_token"])) >= 16
         if secret:
@@ -212,8 +223,10 @@ def forged_client(tmp_path_factory: pytest.TempPathFactory):
     from bot.app import build_conversation, build_services
 
     tmp = tmp_path_factory.mktemp("forged")
-    services = build_services(make_settings(f"sqlite:///{tmp / 'forged.db'}", tmp, flood_messages=10**9,
-                                            staff_chat_id=-100777), nlu=KeywordNLU())
+    services = build_services(
+        make_settings(f"sqlite:///{tmp / 'forged.db'}", tmp, flood_messages=10**9, staff_chat_id=-100777),
+        nlu=KeywordNLU(),
+    )
     client = BotClient(build_conversation(services), user_id="31337")
     client.channel = "telegram"
     onboard(client)
@@ -260,4 +273,3 @@ def test_a_forged_erase_confirmation_is_refused_even_right_after_privacy(forged_
     client.send("/privacy")
     client.press("privacy.confirm_delete:erase")  # skipping the question
     assert plain(TEXTS.get("en", "errors.stale_button")) in client.text
-

@@ -37,8 +37,16 @@ def test_a_key_defined_twice_is_an_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "ok"),
-    [("<b>hi</b>", True), ("a &amp; b", True), ("<a href='x'>x</a>", False), ("<b>open", False),
-     ("1 < 2", False), ("a & b", False), ("<b><i>x</i></b>", True), ("<b><i>x</b></i>", False)],
+    [
+        ("<b>hi</b>", True),
+        ("a &amp; b", True),
+        ("<a href='x'>x</a>", False),
+        ("<b>open", False),
+        ("1 < 2", False),
+        ("a & b", False),
+        ("<b><i>x</i></b>", True),
+        ("<b><i>x</b></i>", False),
+    ],
 )
 def test_markup_check(text: str, ok: bool) -> None:
     assert (markup_problem(text) is None) == ok

@@ -39,7 +39,7 @@ def test_transcript(make_client, path: Path) -> None:
 
     for number, step in enumerate(script["steps"], 1):
         where = f"{path.name} step {number}: {step}"
-        (action, value), = step.items()
+        ((action, value),) = step.items()
         if action == "user":
             client.send(str(value))
         elif action == "media":

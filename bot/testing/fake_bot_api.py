@@ -149,8 +149,13 @@ class FakeBotApi:
     def reply_to(self, message: Sent) -> dict[str, Any]:
         """The `reply_to_message` of a user's reply to `message` (pass it as an extra to `user_says`/`user_sends`)."""
         chat = {"id": message.chat_id, "type": "private" if message.chat_id > 0 else "supergroup"}
-        return {"message_id": message.message_id, "date": int(time.time()), "chat": chat, "from": BOT_USER,
-                "text": message.text}
+        return {
+            "message_id": message.message_id,
+            "date": int(time.time()),
+            "chat": chat,
+            "from": BOT_USER,
+            "text": message.text,
+        }
 
     async def user_presses(
         self, user_id: int, message: Sent, label_part: str, *, language_code: str | None = "en", data: str | None = None
@@ -335,7 +340,11 @@ class FakeBotApi:
         self._check_chat(_int(params.get("chat_id")) or 0)
         message = self._record("sendVideo", params)
         message["video"] = {
-            "file_id": str(params.get("video")), "file_unique_id": "vi", "width": 1, "height": 1, "duration": 1
+            "file_id": str(params.get("video")),
+            "file_unique_id": "vi",
+            "width": 1,
+            "height": 1,
+            "duration": 1,
         }
         return message
 
@@ -343,8 +352,13 @@ class FakeBotApi:
         self._check_chat(_int(params.get("chat_id")) or 0)
         message = self._record("sendSticker", params)
         message["sticker"] = {
-            "file_id": str(params.get("sticker")), "file_unique_id": "s", "width": 1, "height": 1,
-            "is_animated": False, "is_video": False, "type": "regular",
+            "file_id": str(params.get("sticker")),
+            "file_unique_id": "s",
+            "width": 1,
+            "height": 1,
+            "is_animated": False,
+            "is_video": False,
+            "type": "regular",
         }
         return message
 

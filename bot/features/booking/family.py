@@ -308,8 +308,11 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
     @registry.provider("booking_next_free")
     def booking_next_free(ctx: Context) -> list[Option]:
         return [
-            Option(str(s.id), f"{present.day_label(ctx.language, s, tz)} {present.time_label(ctx.language, s, tz)}"
-                   f" {present.MODE_ICONS[s.mode]}")
+            Option(
+                str(s.id),
+                f"{present.day_label(ctx.language, s, tz)} {present.time_label(ctx.language, s, tz)}"
+                f" {present.MODE_ICONS[s.mode]}",
+            )
             for s in next_free(ctx)
         ]
 
@@ -396,4 +399,3 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
         ctx.send(notify.to_counsellor(ctx.session, texts, tz, booking, "cancelled"))
         ctx.pop_var("bk_pick")
         return "booking.cancelled"
-

@@ -17,7 +17,7 @@ MODE_ICONS = {"in_person": "📍", "phone": "📞", "video": "💻"}
 
 
 def when_text(language: str, slot: Slot, tz: ZoneInfo) -> str:
-    """"ti 3.12. klo 9.00–9.45", "Tue 3 Dec, 09:00–09:45"."""
+    """ "ti 3.12. klo 9.00–9.45", "Tue 3 Dec, 09:00–09:45"."""
     return f"{format_datetime(language, slot.starts_at, tz)}–{format_time(language, slot.ends_at, tz)}"
 
 

@@ -75,4 +75,3 @@ def make_retention(retention_days: int) -> Any:
         }
 
     return forget_old_bookings
-

@@ -162,8 +162,16 @@ def normalise_municipality(text: str) -> str | None:
 
 def normalise_mode(text: str) -> str:
     key = text.strip().lower().replace("-", "_").replace(" ", "_")
-    return {"in_person": "in_person", "person": "in_person", "office": "in_person", "phone": "phone",
-            "video": "video", "puhelin": "phone", "paikan_paalla": "in_person", "lasna": "in_person"}.get(key, key)
+    return {
+        "in_person": "in_person",
+        "person": "in_person",
+        "office": "in_person",
+        "phone": "phone",
+        "video": "video",
+        "puhelin": "phone",
+        "paikan_paalla": "in_person",
+        "lasna": "in_person",
+    }.get(key, key)
 
 
 CSV_COLUMNS = ("counsellor_telegram_id", "date", "start", "minutes", "mode", "municipality", "place", "languages")

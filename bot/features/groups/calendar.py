@@ -58,7 +58,11 @@ def group_calendar(
             excluded.append(original_local)
         elif occurrence.status == MOVED:
             moved = _event(
-                group, language, occurrence.starts_at.astimezone(zone), occurrence.ends_at.astimezone(zone), now,
+                group,
+                language,
+                occurrence.starts_at.astimezone(zone),
+                occurrence.ends_at.astimezone(zone),
+                now,
                 description,
             )
             moved.add("recurrence-id", original_local)
@@ -93,4 +97,3 @@ def _first_meeting(group: Group, zone: tzinfo, now: datetime) -> datetime | None
     """The first meeting the calendar starts from: the next one from a week ago (recent past included)."""
     found = meetings(schedule_of(group), zone, now - timedelta(days=7), now + timedelta(days=7 * 9))
     return found[0].starts_at if found else None
-

@@ -337,7 +337,11 @@ def register(registry: Registry, services: Services) -> None:
         ensure_occurrences(ctx.session, group, ctx.now, groups.zone)
         occurrences = upcoming(ctx.session, group.id, ctx.now - timedelta(days=7), limit=50)
         content = group_calendar(
-            group, occurrences, ctx.language, groups.zone, ctx.now,
+            group,
+            occurrences,
+            ctx.language,
+            groups.zone,
+            ctx.now,
             description=ctx.t("groups.calendar_description"),
         )
         attachment = Attachment(f"{group.id}.ics", content, "text/calendar")
@@ -393,9 +397,12 @@ def register(registry: Registry, services: Services) -> None:
     # ------------------------------------------------------------------ reminders' buttons
     def valid_reminder_choices(ctx: Context) -> dict[str, tuple[str, Occurrence]]:
         """What this user may answer: meetings of groups they are subscribed to (button data is never trusted)."""
-        subscribed = [row.group_id for row in ctx.session.scalars(
-            select(Subscription).where(Subscription.user_id == ctx.user.id, Subscription.active.is_(True))
-        )]
+        subscribed = [
+            row.group_id
+            for row in ctx.session.scalars(
+                select(Subscription).where(Subscription.user_id == ctx.user.id, Subscription.active.is_(True))
+            )
+        ]
         if not subscribed:
             return {}
         occurrences = ctx.session.scalars(
@@ -437,9 +444,7 @@ def register(registry: Registry, services: Services) -> None:
             if row is not None:
                 unsubscribe(ctx.session, row, ctx.now)
             return "groups.unsubscribed"
-        rsvp = ctx.session.scalar(
-            select(Rsvp).where(Rsvp.occurrence_id == occurrence.id, Rsvp.user_id == ctx.user.id)
-        )
+        rsvp = ctx.session.scalar(select(Rsvp).where(Rsvp.occurrence_id == occurrence.id, Rsvp.user_id == ctx.user.id))
         if rsvp is None:
             ctx.session.add(Rsvp(occurrence_id=occurrence.id, user_id=ctx.user.id, answer=answer, answered_at=ctx.now))
         else:
@@ -484,4 +489,3 @@ def register(registry: Registry, services: Services) -> None:
 
     registry.blocked_hooks.append(pause_subscriptions)
     register_staff_commands(registry, groups)
-

@@ -98,7 +98,7 @@ def meetings(schedule: WeeklySchedule, zone: tzinfo, window_start: datetime, win
 
 
 def parse_weekday(value: str | int) -> int:
-    """"tuesday" / "Tue" / 1 → 1."""
+    """ "tuesday" / "Tue" / 1 → 1."""
     if isinstance(value, int):
         if 0 <= value <= 6:
             return value
@@ -111,7 +111,7 @@ def parse_weekday(value: str | int) -> int:
 
 
 def parse_clock(value: str) -> time:
-    """"17:00" or "17.00" → 17:00."""
+    """ "17:00" or "17.00" → 17:00."""
     match = re.fullmatch(r"\s*(\d{1,2})[:.](\d{2})\s*", str(value))
     if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
         raise ValueError(f"time {value!r} is not like 17:00")
@@ -119,7 +119,7 @@ def parse_clock(value: str) -> time:
 
 
 def parse_duration(value: str | int) -> timedelta:
-    """"24h", "90min", "2d" (or minutes as a number) → a timedelta."""
+    """ "24h", "90min", "2d" (or minutes as a number) → a timedelta."""
     if isinstance(value, int):
         return timedelta(minutes=value)
     match = _DURATION.match(str(value).lower())

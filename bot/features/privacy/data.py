@@ -78,9 +78,7 @@ def export_foundation(session: Session, user: User) -> dict[str, Any]:
             "step": state.step if state else None,
             "variables": dict(state.vars or {}) if state else {},
         },
-        "messages": [
-            {"at": iso(row.created_at), "direction": row.direction, "text": row.text} for row in messages
-        ],
+        "messages": [{"at": iso(row.created_at), "direction": row.direction, "text": row.text} for row in messages],
         "scheduled_messages": _export_outbox(session, user),
     }
 
@@ -95,8 +93,7 @@ def _export_outbox(session: Session, user: User) -> list[dict[str, Any]]:
         select(OutboxMessage).where(OutboxMessage.user_id == user.id).order_by(OutboxMessage.due_at)
     ).all()
     return [
-        {"kind": row.kind, "due_at": iso(row.due_at), "status": row.status, "sent_at": iso(row.sent_at)}
-        for row in rows
+        {"kind": row.kind, "due_at": iso(row.due_at), "status": row.status, "sent_at": iso(row.sent_at)} for row in rows
     ]
 
 

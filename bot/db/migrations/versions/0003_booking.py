@@ -60,9 +60,7 @@ def upgrade() -> None:
         sa.Column("moved_to_id", sa.Integer(), nullable=True),
         sa.CheckConstraint("status IN ('active', 'cancelled', 'moved')", name=op.f("ck_bookings_status_known")),
         sa.ForeignKeyConstraint(["slot_id"], ["booking_slots.id"], name=op.f("fk_bookings_slot_id_booking_slots")),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_bookings_user_id_users"), ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_bookings_user_id_users"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_bookings")),
     )
     with op.batch_alter_table("bookings", schema=None) as batch_op:

@@ -38,7 +38,10 @@ def upgrade() -> None:
         sa.Column("alerts", sa.Integer(), nullable=False),
         sa.Column("rating", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["counsellor_id"], ["counsellors.id"], name=op.f("fk_tickets_counsellor_id_counsellors"), ondelete="SET NULL"
+            ["counsellor_id"],
+            ["counsellors.id"],
+            name=op.f("fk_tickets_counsellor_id_counsellors"),
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_tickets_user_id_users"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_tickets")),
