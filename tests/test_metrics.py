@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 from telegram import Update
 
 from bot.db.base import utcnow
@@ -20,7 +20,7 @@ from bot.db.models import User
 from bot.outbox import Message, queue
 from bot.settings import Settings
 from bot.testing.fake_bot_api import FakeBotApi
-from tests.conftest import POSTGRES_ADMIN_URL, make_settings
+from tests.conftest import make_settings, postgres_outage
 from tests.handoff_support import STAFF_CHAT, WEDNESDAY_10, Clock, HandoffNLU, t
 from tests.telegram_harness import RunningBot, running_bot
 from tests.waiting import until
@@ -169,30 +169,6 @@ def _sqlite_unreachable(url: str, bot: RunningBot) -> tuple[Callable[[], None], 
     return start, end
 
 
-def _postgres_unreachable(url: str) -> tuple[Callable[[], None], Callable[[], None]]:
-    """The database refuses connections and every open one is terminated."""
-    name = url.rsplit("/", 1)[1]
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-
-    def start() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": name},
-            )
-
-    def end() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
-        admin.dispose()
-
-    return start, end
-
-
 async def test_healthz_is_503_while_the_database_is_unreachable(
     api: FakeBotApi, database_url: str, tmp_path: Path
 ) -> None:
@@ -203,7 +179,7 @@ async def test_healthz_is_503_while_the_database_is_unreachable(
             start, end = (
                 _sqlite_unreachable(database_url, bot)
                 if database_url.startswith("sqlite")
-                else _postgres_unreachable(database_url)
+                else postgres_outage(database_url)
             )
             start()
             try:

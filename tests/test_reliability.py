@@ -14,13 +14,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy import create_engine, event, func, select
 
 from bot.core.texts import Texts
 from bot.db.models import MessageLog, User
 from bot.settings import ROOT
 from bot.testing.fake_bot_api import FakeBotApi, Fault, Sent
-from tests.conftest import POSTGRES_ADMIN_URL, make_settings
+from tests.conftest import make_settings, postgres_outage
 from tests.fakes import KeywordNLU
 from tests.telegram_harness import RunningBot, running_bot
 from tests.waiting import until
@@ -137,36 +137,12 @@ def _sqlite_outage(bot: RunningBot, url: str):  # type: ignore[no-untyped-def]
     return start, end
 
 
-def _postgres_outage(url: str):  # type: ignore[no-untyped-def]
-    """The database refuses connections and every open one is terminated."""
-    name = url.rsplit("/", 1)[1]
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-
-    def start() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": name},
-            )
-
-    def end() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
-        admin.dispose()
-
-    return start, end
-
-
 async def test_a_database_outage_loses_no_update(api: FakeBotApi, database_url: str, tmp_path: Path) -> None:
     async with running_bot(make_settings(database_url, tmp_path), api, KeywordNLU()) as bot:
         await onboard(api)
         other = USER + 1
         start, end = (
-            _sqlite_outage(bot, database_url) if database_url.startswith("sqlite") else _postgres_outage(database_url)
+            _sqlite_outage(bot, database_url) if database_url.startswith("sqlite") else postgres_outage(database_url)
         )
         start()
         try:

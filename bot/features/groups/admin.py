@@ -13,6 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot import timefmt
 from bot.features.groups.catalog import CatalogError, import_catalog, load_catalog
@@ -140,11 +141,18 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _meeting(session: Session, number: int, *, listing: str = "occurrences") -> Occurrence | None:
+    """The meeting with this number, or None after telling where the numbers are listed."""
+    occurrence = session.get(Occurrence, number)
+    if occurrence is None:
+        print(f"no such meeting; see `python -m bot admin {listing}`")
+    return occurrence
+
+
 def run_cancel(args: argparse.Namespace, settings: Settings) -> int:
     with admin_session(settings) as session:
-        occurrence = session.get(Occurrence, args.occurrence)
+        occurrence = _meeting(session, args.occurrence)
         if occurrence is None:
-            print("no such meeting; see `python -m bot admin occurrences`")
             return 1
         try:
             told = cancel_occurrence(session, occurrence, args.reason, CLI_ACTOR, _now())
@@ -165,9 +173,8 @@ def run_move(args: argparse.Namespace, settings: Settings) -> int:
         print('write the new time like "2026-12-10 17:00"')
         return 2
     with admin_session(settings) as session:
-        occurrence = session.get(Occurrence, args.occurrence)
+        occurrence = _meeting(session, args.occurrence)
         if occurrence is None:
-            print("no such meeting; see `python -m bot admin occurrences`")
             return 1
         try:
             told = move_occurrence(session, occurrence, local_start(day, clock, zone), args.reason, CLI_ACTOR, _now())
@@ -180,9 +187,8 @@ def run_move(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_rsvps(args: argparse.Namespace, settings: Settings) -> int:
     with admin_session(settings) as session:
-        occurrence = session.get(Occurrence, args.occurrence)
+        occurrence = _meeting(session, args.occurrence)
         if occurrence is None:
-            print("no such meeting; see `python -m bot admin occurrences`")
             return 1
         counts = rsvp_counts(session, occurrence)
         audit(session, CLI_ACTOR, "groups.rsvps", f"occurrence:{occurrence.id}")
@@ -196,9 +202,8 @@ def run_attendance(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     zone = ZoneInfo(settings.timezone)
     with admin_session(settings) as session:
-        occurrence = session.get(Occurrence, args.occurrence)
+        occurrence = _meeting(session, args.occurrence, listing="occurrences --past 14")
         if occurrence is None:
-            print("no such meeting; see `python -m bot admin occurrences --past 14`")
             return 1
         try:
             previous = record_attendance(session, occurrence, args.count, CLI_ACTOR, _now())

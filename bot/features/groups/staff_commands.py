@@ -75,26 +75,6 @@ def reply(ctx: Context, text: str) -> None:
     )
 
 
-def list_lines(ctx: Context, groups: GroupsService, occurrences: list[Occurrence]) -> list[str]:
-    lines = []
-    for occurrence in occurrences:
-        group = ctx.session.get(Group, occurrence.group_id)
-        counts = rsvp_counts(ctx.session, occurrence)
-        lines.append(
-            ctx.t(
-                "groups.staff.occurrence_line",
-                id=occurrence.id,
-                when=groups.when(ctx.language, occurrence.starts_at),
-                group=group.name(ctx.language) if group else occurrence.group_id,
-                status=Safe(ctx.t(f"groups.staff.status.{occurrence.status}")),
-                coming=counts.coming,
-                not_coming=counts.not_coming,
-                subscribers=counts.subscribers,
-            )
-        )
-    return lines
-
-
 def attended_value(ctx: Context, occurrence: Occurrence) -> object:
     """The recorded head count, or "not recorded" (0 would be a different statement: nobody came)."""
     if occurrence.attended is None:
@@ -102,21 +82,25 @@ def attended_value(ctx: Context, occurrence: Occurrence) -> object:
     return occurrence.attended
 
 
-def recent_lines(ctx: Context, groups: GroupsService, occurrences: list[Occurrence]) -> list[str]:
+def occurrence_lines(
+    ctx: Context, groups: GroupsService, occurrences: list[Occurrence], *, attendance: bool = False
+) -> list[str]:
+    """One line per meeting: when, group, status and RSVPs, then its subscribers or (past meetings) head count."""
     lines = []
     for occurrence in occurrences:
         group = ctx.session.get(Group, occurrence.group_id)
         counts = rsvp_counts(ctx.session, occurrence)
+        last = {"attended": attended_value(ctx, occurrence)} if attendance else {"subscribers": counts.subscribers}
         lines.append(
             ctx.t(
-                "groups.staff.attended_line",
+                "groups.staff.attended_line" if attendance else "groups.staff.occurrence_line",
                 id=occurrence.id,
                 when=groups.when(ctx.language, occurrence.starts_at),
                 group=group.name(ctx.language) if group else occurrence.group_id,
                 status=Safe(ctx.t(f"groups.staff.status.{occurrence.status}")),
                 coming=counts.coming,
                 not_coming=counts.not_coming,
-                attended=attended_value(ctx, occurrence),
+                **last,
             )
         )
     return lines
@@ -142,7 +126,7 @@ def register_staff_commands(registry: Registry, groups: GroupsService) -> None:
             reply(ctx, ctx.t("groups.staff.none", days=LISTED_DAYS))
             return
         title = ctx.t("groups.staff.occurrences_title", days=LISTED_DAYS)
-        reply(ctx, "\n".join([title, *list_lines(ctx, groups, rows)]))
+        reply(ctx, "\n".join([title, *occurrence_lines(ctx, groups, rows)]))
 
     def rsvps(ctx: Context, counsellor: Counsellor, argument: str) -> None:
         occurrence = find(ctx, argument)
@@ -150,7 +134,7 @@ def register_staff_commands(registry: Registry, groups: GroupsService) -> None:
             reply(ctx, ctx.t("groups.staff.usage_rsvps"))
             return
         audit(ctx.session, actor_label(counsellor), "groups.rsvps", occurrence_ref(occurrence.id))
-        reply(ctx, list_lines(ctx, groups, [occurrence])[0])
+        reply(ctx, occurrence_lines(ctx, groups, [occurrence])[0])
 
     def cancel(ctx: Context, counsellor: Counsellor, argument: str) -> None:
         occurrence = find(ctx, argument)
@@ -219,7 +203,7 @@ def register_staff_commands(registry: Registry, groups: GroupsService) -> None:
                 reply(ctx, "\n".join([ctx.t("groups.staff.attended_none", days=RECENT_DAYS), "", usage]))
                 return
             title = ctx.t("groups.staff.attended_title", days=RECENT_DAYS)
-            reply(ctx, "\n".join([title, *recent_lines(ctx, groups, rows), "", usage]))
+            reply(ctx, "\n".join([title, *occurrence_lines(ctx, groups, rows, attendance=True), "", usage]))
             return
         number = whole_number(parts[0])
         if number is None or len(parts) != 2:
