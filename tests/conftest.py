@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from bot.settings import ROOT, Settings
+from bot.testing.fake_bot_api import FakeBotApi
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 os.environ["no_proxy"] = os.environ["NO_PROXY"]
@@ -141,3 +142,12 @@ def postgres_outage(url: str) -> tuple[Callable[[], None], Callable[[], None]]:
         admin.dispose()
 
     return start, end
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotApi]:
+    """A local Bot API server for the Telegram tests (TELEGRAM_API_BASE_URL points the bot at it)."""
+    server = FakeBotApi()
+    await server.start()
+    yield server
+    await server.stop()

@@ -6,12 +6,10 @@ the confirmation and the .ics file, the counsellor is told; a stranger's /slots 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import select
 
 from bot.core.texts import Texts
@@ -35,14 +33,6 @@ STRANGER = 5550003
 
 def t(key: str, /, **values: object) -> str:
     return plain(TEXTS.get("en", key, **values))
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    server = FakeBotApi()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def next_message(api: FakeBotApi, chat: int, before: int, containing: str) -> Sent:

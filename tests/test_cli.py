@@ -7,10 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from bot.core.texts import Texts
 from bot.settings import ROOT
@@ -36,14 +33,6 @@ def test_chat_reaches_the_somali_menu_by_typing_only_numbers(tmp_path: Path) -> 
     assert "[5] Soomaali" in result.stdout
     assert TEXTS.get("so", "menu.title") in result.stdout
     assert "العربية" in result.stdout  # Arabic prints as UTF-8
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    server = FakeBotApi()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def start_bot(api: FakeBotApi, tmp_path: Path) -> asyncio.subprocess.Process:

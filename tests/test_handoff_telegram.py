@@ -3,7 +3,6 @@ staff group (negative chat id), a listed counsellor and a stranger in it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,14 +19,6 @@ from tests.telegram_harness import RunningBot, running_bot
 
 FAMILY = 5550101
 ARABIC_FAMILY = 5550202
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    server = FakeBotApi()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,14 +26,6 @@ from tests.telegram_harness import RunningBot, running_bot
 from tests.waiting import until
 
 FAMILY = 5550301
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    server = FakeBotApi()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def free_port() -> int:

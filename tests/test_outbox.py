@@ -53,14 +53,6 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    server = FakeBotApi()
-    await server.start()
-    yield server
-    await server.stop()
-
-
 @asynccontextmanager
 async def bot_process(settings: Settings, api: FakeBotApi, clock: Clock) -> AsyncIterator[tuple[Services, Delivery]]:
     """One bot process: services, the PTB application (initialised, not polling) and its delivery engine."""

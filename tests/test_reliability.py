@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -32,14 +31,6 @@ TOKEN_SECRET_PART = "TEST-token-for-the-local-bot-api-server"
 
 def s(language: str, key: str) -> str:
     return TEXTS.get(language, key)
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    server = FakeBotApi()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def onboard(api: FakeBotApi, user: int = USER, language: str = "English", hint: str = "en") -> None:

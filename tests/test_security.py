@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -79,14 +78,6 @@ def test_a_flood_gets_one_polite_slowdown_then_silence(make_client) -> None:
     assert other.buttons
     now[0] += 10.0
     assert client.send("/menu") and client.buttons, "served again once the window has passed"
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    server = FakeBotApi()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def test_a_flood_through_telegram_does_not_crash_or_slow_others(

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from bot.core.texts import Texts
@@ -21,14 +19,6 @@ from tests.telegram_harness import RunningBot, running_bot
 from tests.waiting import until
 
 USER = 5550001
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotApi]:
-    server = FakeBotApi()
-    await server.start()
-    yield server
-    await server.stop()
 
 
 async def onboard(api: FakeBotApi, language_label: str = "Soomaali", hint: str = "so") -> None:
