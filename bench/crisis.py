@@ -50,6 +50,7 @@ SETS: tuple[tuple[str, str], ...] = (
     ("crisis_heldout_test.tsv", "held-out"),
     ("crisis_heldout_test2.tsv", "held-out"),
     ("crisis_heldout_test3.tsv", "held-out"),
+    ("crisis_heldout_test4.tsv", "held-out"),
 )
 
 
