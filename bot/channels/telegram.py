@@ -34,6 +34,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults, TypeHandler
 
+from bot.channels.http_client import AiohttpRequest
 from bot.core.engine import Conversation
 from bot.core.messages import Incoming, MediaKind, Recipient, Reply, UserRef
 from bot.core.services import Services
@@ -74,6 +75,8 @@ CONCURRENT_UPDATES = 16
 # load. One thread queues them instead (the core is CPU-bound Python, so the GIL allowed no parallelism
 # anyway). PostgreSQL locks rows, not the database, and a transaction waits on the network: several threads.
 SQLITE_DB_THREADS = 1
+# Keep-alive connections to the Bot API for sending (PTB's own default for the bot's requests).
+BOT_API_CONNECTIONS = 256
 POSTGRES_DB_THREADS = 4
 T = TypeVar("T")
 
@@ -584,6 +587,8 @@ def build_application(services: Services, conversation: Conversation) -> tuple[A
         ApplicationBuilder()
         .token(settings.telegram_bot_token)
         .rate_limiter(AIORateLimiter(overall_max_rate=settings.send_messages_per_second, max_retries=3))
+        .request(AiohttpRequest(connection_pool_size=BOT_API_CONNECTIONS))
+        .get_updates_request(AiohttpRequest(connection_pool_size=1))
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=ZoneInfo(settings.timezone)))
         .post_init(channel.post_init)
         .post_shutdown(channel.post_shutdown)
