@@ -164,10 +164,13 @@ do_smoke_data() {
     local digest out
     digest="$({ echo "$SMOKE_EXAMPLES $SMOKE_EPOCHS"; cat "$NLU_DIR/config.yml" "$NLU_DIR"/train/*.yml; } | sha)"
     out="$CACHE/rasa-smoke-data/$digest"
-    if [[ ! -f "$out/config.yml" ]]; then
-        mkdir -p "$out/train"
+    if [[ ! -d "$out" ]]; then
+        # Written aside and moved into place whole, so an interrupted run never leaves half a slice.
+        local partial="$out.partial.$$"
+        rm -rf "$partial"
+        mkdir -p "$partial/train"
         # Rasa's own virtualenv has PyYAML; the slice keeps each file's intents in their order.
-        "$VENV/bin/python" - "$NLU_DIR" "$out" "$SMOKE_EXAMPLES" "$SMOKE_EPOCHS" <<'PY'
+        "$VENV/bin/python" - "$NLU_DIR" "$partial" "$SMOKE_EXAMPLES" "$SMOKE_EPOCHS" <<'PY'
 import re, sys
 from pathlib import Path
 import yaml
@@ -189,6 +192,7 @@ for path in sorted((source / "train").glob("*.yml")):
         yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=1000), encoding="utf-8"
     )
 PY
+        mv -T "$partial" "$out" 2>/dev/null || rm -rf "$partial"  # another run made it meanwhile
     fi
     echo "$out"
 }

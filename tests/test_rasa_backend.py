@@ -1,7 +1,7 @@
 """The Rasa backend: fallback against a fake server on 127.0.0.1, and the real server when installed.
 
 The integration tests need the Rasa virtualenv and a model trained from the current nlu_data
-(`scripts/rasa_env.sh train`, about an hour on two cores). Without them they skip, saying so, unless
+(`scripts/rasa_env.sh train`, 30-60 minutes here). Without them they skip, saying so, unless
 CI=true: then the fixture installs the virtualenv and trains a model on a small slice of the same
 data and pipeline (`scripts/rasa_env.sh smoke-data`, about two minutes; both cached), and a server
 that cannot be had fails the run.

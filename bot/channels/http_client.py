@@ -83,9 +83,9 @@ class AiohttpRequest(BaseRequest):
         write = write_default if isinstance(write_timeout, DefaultValue) else write_timeout
         connect = self._connect_timeout if isinstance(connect_timeout, DefaultValue) else connect_timeout
         pool = self._pool_timeout if isinstance(pool_timeout, DefaultValue) else pool_timeout
-        # aiohttp has no separate write timeout: sending the body counts against `sock_read`'s clock only
-        # once the response is awaited, so the write budget is added to the whole request's. Waiting for a
-        # free pooled connection counts against `connect`, as PTB's pool timeout does.
+        # aiohttp has no write timeout of its own: the whole request gets the sum of PTB's budgets, and
+        # `sock_read` bounds each wait for the response. Waiting for a free pooled connection counts
+        # against `connect`, so PTB's pool budget is added there.
         timeout = aiohttp.ClientTimeout(
             total=None if read is None or write is None else read + write + (connect or 0) + (pool or 0),
             connect=None if connect is None or pool is None else connect + pool,

@@ -75,9 +75,9 @@ CONCURRENT_UPDATES = 16
 # load. One thread queues them instead (the core is CPU-bound Python, so the GIL allowed no parallelism
 # anyway). PostgreSQL locks rows, not the database, and a transaction waits on the network: several threads.
 SQLITE_DB_THREADS = 1
+POSTGRES_DB_THREADS = 4
 # Keep-alive connections to the Bot API for sending (PTB's own default for the bot's requests).
 BOT_API_CONNECTIONS = 256
-POSTGRES_DB_THREADS = 4
 T = TypeVar("T")
 
 
