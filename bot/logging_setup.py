@@ -30,6 +30,8 @@ def setup_logging(level: str = "INFO") -> None:
     # httpx logs full request URLs, which contain the bot token (SPEC reliability notes).
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # aiohttp (the Bot API client) does not log requests, but its errors can carry the URL: the same rule.
+    logging.getLogger("aiohttp").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     # python-telegram-bot's DEBUG lines print whole updates and request parameters (message texts, chat
     # ids): even at LOG_LEVEL=DEBUG it speaks at INFO at most.
