@@ -13,6 +13,12 @@ Measured as the bot experiences each backend:
   the bot's own client; memory is the server's resident set (its whole process tree).
 
     .venv/bin/python bench/nlu_compare.py [--skip-rasa] [--confusion] [--json results.json]
+
+Measured 2026-11-29 on the 2-core development machine (quiet), both trained on the same 7,978
+messages, tested on the same 1,380: macro-F1 embedded 0.900, Rasa DIET 0.849 (accuracy 0.900 /
+0.848; per language embedded 0.86-0.92, Rasa 0.80-0.89); p99 0.32 ms against 10.96 ms (34x);
+53 MB against 1,039 MB resident; training 6 s against 65 minutes (Rasa on one core, niced, beside
+other work: about 21-27 s per epoch when it had the core to itself).
 """
 
 from __future__ import annotations
