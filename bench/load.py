@@ -49,30 +49,30 @@ each request (anyio calls `getpeername` each time: 7 s of a 138 s profile). Meas
 
 (The A/B rows above ran with sniffio already installed for both.)
 
-Later (2026-11-29, a quiet machine: nothing else running, load average below 1.5 before each run), with
-Bot API calls sent through aiohttp instead of httpx (bot/channels/http_client.py; 1.94 -> 1.24 ms of
-CPU per call, client and local server together, bench/http_client.py), one process, polling:
+Later (2026-11-29, a quiet machine: nothing else running, load average below 1 before the runs),
+with Bot API calls sent through aiohttp instead of httpx (bot/channels/http_client.py: CPU per
+sendMessage, client and local server together, 1.94 ms with httpx, 0.89 ms now; bench/http_client.py),
+one process, polling:
 
 | run | database | updates/s | p50 ms | p95 ms | p99 ms | bot CPU ms/update |
 |---|---|---|---|---|---|---|
-| the issue's load: 1,000 users x 5 over 55 s | SQLite | 91 (all offered) | 25 | 51 | 66 | 10.5 |
-| the same | PostgreSQL | 69 | 3,409 | 5,448 | 5,582 | 13.4 |
-| capacity: 1,000 users x 5 over 20 s | SQLite | 96 | 6,339 | 8,906 | 8,954 | 10.3 |
-| the same | PostgreSQL | 73 | 9,893 | 12,770 | 12,852 | 12.7 |
-| before aiohttp, 1,000 users over 25 s | SQLite / PostgreSQL | 82 / 59 | | | 11,709 / 17,300 | 12.3 / 16.3 |
+| the issue's load: 1,000 users x 5 over 55 s | SQLite | 91 (all offered) | 8 | 11 | 14 | 7.2 |
+| the same | PostgreSQL | 91 (all offered) | 20 | 34 | 47 | 9.1 |
+| capacity: 1,000 users x 5 over 20 s | SQLite | 145 | 2,698 | 4,119 | 4,232 | 6.9 |
+| the same | PostgreSQL | 94 | 6,690 | 8,482 | 8,520 | 9.8 |
+| httpx, earlier that day, over 25 s | SQLite / PostgreSQL | 82 / 59 | | | 11,709 / 17,300 | 12.3 / 16.3 |
 
-So one process keeps up with the issue's 1,000 users on SQLite (p99 66 ms) but tops out near 96
-updates/s: at about 10 ms of CPU per update, one Python process fills its core (the GIL), and the
-simulated Telegram needs 2.4-2.7 ms per update of the other. Two webhook workers on PostgreSQL
-(`--workers 2`) gave 78 updates/s with a p99 of 30 s: the simulated Telegram's cost per update
-tripled (8.5 ms: it POSTs every update), and the two cores were full. 2 or 8 PostgreSQL threads
-instead of 4 changed nothing (65 and 71 updates/s). What one update costs, one at a time
-(`--breakdown`, SQLite): the core 1.3-3.3 ms (free text with the NLU the most), inbox record and
-done 0.3 ms each, about 3.4 Bot API calls at 0.6 ms each on the client side; the rest is
-python-telegram-bot's own work per update and the hand-offs between the event loop and the
-database thread. Start-up trained the NLU models anew
-(23 s of CPU) whenever their cache was stale; that is outside the per-update figures. `--workers 2`
-(two webhook processes) gained nothing earlier: the simulated Telegram needs a core too.
+So one process answers the issue's 1,000 users with a p99 of 14 ms (SQLite) and 47 ms (PostgreSQL),
+but tops out at 145 and 94 updates/s: at 7-10 ms of CPU per update it fills its core (the GIL), and
+the simulated Telegram needs about 2.5 ms per update of the other. In a py-spy profile at saturation
+about 70% of the process's CPU is the database thread (mostly SQLAlchemy's ORM: statement building,
+cache keys, flushes) and 30% the event loop (socket sends, python-telegram-bot parsing every response
+into a Message). Tried without gain: two webhook workers on PostgreSQL (`--workers 2`: 78 updates/s, p99
+30 s, as the simulated Telegram's cost per update tripled and both cores were full); 2 or 8 PostgreSQL
+threads instead of 4; GIL switch intervals of 0.2-5 ms; the inbox row of the core's transaction read
+and written with plain statements instead of the ORM. aiohttp itself needed two fixes to be cheap: with
+`trust_env` it reads ~/.netrc in a worker thread before every request, and its FormData builds a
+multipart writer (with a random boundary from os.urandom) even for a plain form.
 """
 
 from __future__ import annotations
