@@ -314,7 +314,7 @@ def train_model(examples: Sequence[CrisisExample]) -> CrisisModel:
     coef = strongest(final.coef_[0])
     weights = {str(names[i]): float(coef[i]) for i in np.flatnonzero(coef)}
 
-    crisis_rows = np.flatnonzero(labels)
+    crisis_rows = [int(i) for i in np.flatnonzero(labels)]
     categories = tuple(c for c in CATEGORIES if any(examples[i].category == c for i in crisis_rows))
     if len(categories) < 2:
         raise ValueError("crisis training needs crises of at least two categories")

@@ -161,7 +161,7 @@ class FakeBotApi:
         self, user_id: int, message: Sent, label_part: str, *, language_code: str | None = "en", data: str | None = None
     ) -> dict[str, Any]:
         callback_data = data if data is not None else message.payload_of(label_part)
-        query = {
+        query: dict[str, Any] = {
             "id": str(next(self._update_ids) * 7919),
             "from": self._user(user_id, language_code),
             "chat_instance": str(message.chat_id),
