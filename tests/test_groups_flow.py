@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.core.messages import Incoming
+from bot.core.texts import LANGUAGE_NAMES
 from bot.db.models import AuditEntry, Counsellor
 from bot.features.groups.models import COMING, NOT_COMING, Occurrence, Rsvp, Subscription
 from bot.outbox import render
@@ -19,21 +20,13 @@ from tests.client import BotClient, plain
 from tests.content_cache import content_loaded_once  # noqa: F401  (autouse)
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
-LANGUAGE_LABELS = {
-    "fi": "Suomi",
-    "en": "English",
-    "ar": "العربية",
-    "ru": "Русский",
-    "so": "Soomaali",
-    "sw": "Kiswahili",
-}
 # Monday 7 December 2026, 18:00 in Helsinki: the Kemi mothers' group meets tomorrow (Tue) at 17:00.
 MONDAY_EVENING = datetime(2026, 12, 7, 16, 0, tzinfo=UTC)
 
 
 def onboard(client: BotClient, language: str) -> None:
     client.send("/start")
-    client.click(LANGUAGE_LABELS[language])
+    client.click(LANGUAGE_NAMES[language])
     client.click("✅")
 
 

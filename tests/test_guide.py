@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.core.texts import LANGUAGE_NAMES
 from bot.db.models import GuideFeedback
 from bot.features.guide.feature import TOPIC_SECTIONS
 from bot.features.guide.library import GuideLibrary, pages, parse_section
@@ -15,19 +16,11 @@ from bot.settings import ROOT, SERVED_LANGUAGES
 from tests.fakes import FixedUnderstanding
 
 LIBRARY = GuideLibrary.load(ROOT / "content")
-LANGUAGE_LABELS = {
-    "fi": "Suomi",
-    "en": "English",
-    "ar": "العربية",
-    "ru": "Русский",
-    "so": "Soomaali",
-    "sw": "Kiswahili",
-}
 
 
 def onboard(client, language: str) -> None:
     client.send("/start")
-    client.click(LANGUAGE_LABELS[language])
+    client.click(LANGUAGE_NAMES[language])
     client.click("✅")
 
 
