@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -19,6 +20,7 @@ from bot.db.models import AuditEntry, Counsellor, User
 from bot.features.booking.models import Booking, Slot
 from bot.features.booking.service import (
     BookingConfig,
+    BookResult,
     Outcome,
     book,
     cancel_slot,
@@ -140,11 +142,13 @@ def world(database_url: str, tmp_path: Path) -> Iterator[World]:
 CONFIG = BookingConfig()
 
 
-def _book(world: World, user_id: int, slot_id: int, **kwargs: object) -> Outcome:
+def _booking(world: World, user_id: int, slot_id: int, *, moving: bool = False, **kwargs: Any) -> BookResult:
+    """Book `slot_id` for the user; `moving`: move their current booking there, as the move flow does."""
     with world.session() as session:
         user = session.get(User, user_id)
         assert user is not None
-        result = book(
+        move_from = session.scalar(select(Booking).where(Booking.user_id == user_id)) if moving else None
+        return book(
             session,
             user=user,
             slot_id=slot_id,
@@ -153,9 +157,13 @@ def _book(world: World, user_id: int, slot_id: int, **kwargs: object) -> Outcome
             language="en",
             now=world.clock.now,
             config=kwargs.pop("config", CONFIG),
+            move_from=move_from,
             **kwargs,
-        )  # type: ignore[arg-type]
-        return result.outcome
+        )
+
+
+def _book(world: World, user_id: int, slot_id: int, **kwargs: Any) -> Outcome:
+    return _booking(world, user_id, slot_id, **kwargs).outcome
 
 
 # ---------------------------------------------------------------------- the database's promise
@@ -252,37 +260,10 @@ def test_moving_is_all_or_nothing(world: World) -> None:
     family, other = add_user(world, "a"), add_user(world, "b")
     _book(world, family, mine)
     _book(world, other, taken)
-    with world.session() as session:
-        old = session.scalar(select(Booking).where(Booking.user_id == family))
-        user = session.get(User, family)
-        result = book(
-            session,
-            user=user,
-            slot_id=taken,
-            topic="health",
-            interpreter=None,  # type: ignore[arg-type]
-            language="en",
-            now=world.clock.now,
-            config=CONFIG,
-            move_from=old,
-        )
-        assert result.outcome is Outcome.TAKEN
+    assert _booking(world, family, taken, moving=True).outcome is Outcome.TAKEN
     assert {(b.user_id, b.slot_id) for b in active_bookings(world)} == {(family, mine), (other, taken)}
-    with world.session() as session:
-        old = session.scalar(select(Booking).where(Booking.user_id == family))
-        user = session.get(User, family)
-        result = book(
-            session,
-            user=user,
-            slot_id=free,
-            topic="health",
-            interpreter=None,  # type: ignore[arg-type]
-            language="en",
-            now=world.clock.now,
-            config=CONFIG,
-            move_from=old,
-        )
-        assert result.outcome is Outcome.BOOKED and result.previous is not None
+    result = _booking(world, family, free, moving=True)
+    assert result.outcome is Outcome.BOOKED and result.previous is not None
     with world.services.db.sessions() as session:
         rows = session.scalars(select(Booking).where(Booking.user_id == family).order_by(Booking.id)).all()
         assert [(b.slot_id, b.status) for b in rows] == [(mine, "moved"), (free, "active")]
