@@ -9,11 +9,13 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import inspect, select
 
 from bot.core.messages import Incoming, Reply, UserRef
+from bot.core.services import Services
 from bot.core.texts import Texts
 from bot.db.models import AuditEntry, ConversationState, InboxUpdate, MessageLog, User
 from bot.settings import ROOT, SERVED_LANGUAGES
@@ -426,29 +428,19 @@ def test_retention_deletes_the_messages_of_long_closed_tickets(make_client, data
         assert session.scalars(select(TicketMessage.text)).all() == ["closed 29 days"]
 
 
-def test_retention_job_runs_only_where_the_scheduler_runs(tmp_path: Path) -> None:
+def _with_retention_hook(services: Services) -> Any:
+    """A PTB Application with the privacy feature's Telegram hook applied (it schedules the retention job)."""
     from telegram.ext import ApplicationBuilder
 
-    from bot.app import build_services
-    from tests.conftest import make_settings
-
-    for run_scheduler, expected in ((True, 1), (False, 0)):
-        settings = make_settings(f"sqlite:///{tmp_path / 'jobs.db'}", tmp_path, run_scheduler=run_scheduler)
-        services = build_services(settings, nlu=PrivacyNLU())
-        application = ApplicationBuilder().token("123456:TEST-token").build()
-        for hook in services.registry.telegram_hooks:
-            if getattr(hook, "__qualname__", "").endswith("retention_job_hook"):
-                hook(application, None)
-        assert len(application.job_queue.get_jobs_by_name("privacy-retention")) == expected
-        services.db.dispose()
+    application = ApplicationBuilder().token("123456:TEST-token").build()
+    for hook in services.registry.telegram_hooks:
+        if getattr(hook, "__qualname__", "").endswith("retention_job_hook"):
+            hook(application, None)
+    return application
 
 
-async def test_the_retention_job_deletes_old_texts_when_run(make_client) -> None:
-    from telegram.ext import ApplicationBuilder
-
-    client = telegram_client(make_client)
-    services = services_of(client)
-    onboard(client)
+def _add_ancient_text(services: Services) -> None:
+    """A message text 200 days old: past every retention period."""
     with services.db.session() as session:
         user_id = session.scalar(select(User.id))
         session.add(
@@ -456,14 +448,31 @@ async def test_the_retention_job_deletes_old_texts_when_run(make_client) -> None
                 user_id=user_id, direction="in", text="ancient", created_at=services.clock() - timedelta(days=200)
             )
         )
+
+
+def test_retention_job_runs_only_where_the_scheduler_runs(tmp_path: Path) -> None:
+    from bot.app import build_services
+    from tests.conftest import make_settings
+
+    for run_scheduler, expected in ((True, 1), (False, 0)):
+        settings = make_settings(f"sqlite:///{tmp_path / 'jobs.db'}", tmp_path, run_scheduler=run_scheduler)
+        services = build_services(settings, nlu=PrivacyNLU())
+        application = _with_retention_hook(services)
+        assert len(application.job_queue.get_jobs_by_name("privacy-retention")) == expected
+        services.db.dispose()
+
+
+async def test_the_retention_job_deletes_old_texts_when_run(make_client) -> None:
+    client = telegram_client(make_client)
+    services = services_of(client)
+    onboard(client)
+    _add_ancient_text(services)
+    with services.db.session() as session:
         session.add(
             InboxUpdate(update_id=31, status="done", attempts=1, received_at=services.clock() - timedelta(days=3))
         )
         session.add(InboxUpdate(update_id=32, status="done", attempts=1, received_at=services.clock()))
-    application = ApplicationBuilder().token("123456:TEST-token").build()
-    for hook in services.registry.telegram_hooks:
-        if getattr(hook, "__qualname__", "").endswith("retention_job_hook"):
-            hook(application, None)
+    application = _with_retention_hook(services)
     (job,) = application.job_queue.get_jobs_by_name("privacy-retention")
     await job.run(application)
     with services.db.sessions() as session:
@@ -474,26 +483,15 @@ async def test_the_retention_job_deletes_old_texts_when_run(make_client) -> None
 
 async def test_the_retention_job_waits_while_another_process_leads(make_client) -> None:
     """Every worker has the job; only the scheduler lock's holder deletes (another worker holds it here)."""
-    from telegram.ext import ApplicationBuilder
-
     from bot.leader import Leadership
 
     client = telegram_client(make_client)
     services = services_of(client)
     onboard(client)
-    with services.db.session() as session:
-        user_id = session.scalar(select(User.id))
-        session.add(
-            MessageLog(
-                user_id=user_id, direction="in", text="ancient", created_at=services.clock() - timedelta(days=200)
-            )
-        )
+    _add_ancient_text(services)
     other_worker = Leadership(services.db)  # its own lock handle, as another process would have
     assert other_worker.try_acquire()
-    application = ApplicationBuilder().token("123456:TEST-token").build()
-    for hook in services.registry.telegram_hooks:
-        if getattr(hook, "__qualname__", "").endswith("retention_job_hook"):
-            hook(application, None)
+    application = _with_retention_hook(services)
     (job,) = application.job_queue.get_jobs_by_name("privacy-retention")
     try:
         await job.run(application)
