@@ -343,33 +343,24 @@ def test_the_whole_desk_works_on_both_databases_and_survives_a_restart(make_clie
         assert fresh.ticket().status == TicketStatus.CLOSED
         fresh.client.press("handoff.rate:4")
         assert fresh.ticket().rating == 4
+
         # at most one active ticket per family, enforced by the database itself
+        def another_ticket(status: str) -> Ticket:
+            return Ticket(
+                user_id=fresh.ticket().user_id,
+                language="sw",
+                status=status,
+                created_at=clock.now,
+                alerts=0,
+                topics="",
+                urgent=False,
+                reason="request",
+            )
+
         with services.db.session() as session:
-            session.add(
-                Ticket(
-                    user_id=fresh.ticket().user_id,
-                    language="sw",
-                    status="open",
-                    created_at=clock.now,
-                    alerts=0,
-                    topics="",
-                    urgent=False,
-                    reason="request",
-                )
-            )
+            session.add(another_ticket("open"))
         with pytest.raises(IntegrityError), services.db.session() as session:
-            session.add(
-                Ticket(
-                    user_id=fresh.ticket().user_id,
-                    language="sw",
-                    status="claimed",
-                    created_at=clock.now,
-                    alerts=0,
-                    topics="",
-                    urgent=False,
-                    reason="request",
-                )
-            )
+            session.add(another_ticket("claimed"))
     finally:
         services.db.dispose()
 
