@@ -8,9 +8,9 @@ with the effects and the replies to send; the channel marks "done" once the repl
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.messages import Reply, reply_from_json, reply_to_json
@@ -18,22 +18,68 @@ from bot.db.base import utcnow
 from bot.db.database import Database
 from bot.db.models import InboxUpdate
 
+# Every update passes through these statements (recorded, locked and marked handled by the core, done):
+# plain statements, built once, on a connection without an ORM session. Its unit of work and identity
+# map, and building a statement anew, cost more than the database's own work here.
+INBOX = cast(Table, InboxUpdate.__table__)
+RECORD = insert(INBOX).values(
+    update_id=bindparam("key"),
+    payload=bindparam("raw", type_=INBOX.c.payload.type),
+    status="received",
+    attempts=0,
+    received_at=bindparam("now", type_=INBOX.c.received_at.type),
+)
+LOCKED_STATUS = select(INBOX.c.status).where(INBOX.c.update_id == bindparam("key")).with_for_update()
+HANDLED = (
+    update(INBOX)
+    .where(INBOX.c.update_id == bindparam("key"))
+    .values(
+        status="handled",
+        payload=None,
+        replies=bindparam("stored", type_=INBOX.c.replies.type),
+        attempts=INBOX.c.attempts + 1,
+    )
+)
+# For updates that reached the core without a channel recording them first.
+HANDLED_UNRECORDED = insert(INBOX).values(
+    update_id=bindparam("key"),
+    received_at=bindparam("now", type_=INBOX.c.received_at.type),
+    status="handled",
+    payload=None,
+    replies=bindparam("stored", type_=INBOX.c.replies.type),
+    attempts=1,
+)
+MARK_DONE = (
+    update(INBOX)
+    .where(INBOX.c.update_id == bindparam("key"))
+    .values(status="done", payload=None, replies=None, done_at=bindparam("now", type_=INBOX.c.done_at.type))
+)
+
+
+def locked_status(connection: Connection, update_id: int) -> str | None:
+    """The update's status, its row locked until the transaction ends; None if it was never recorded."""
+    status: str | None = connection.execute(LOCKED_STATUS, {"key": update_id}).scalar()
+    return status
+
+
+def write_handled(
+    connection: Connection, update_id: int, replies: list[dict[str, Any]], now: datetime, *, recorded: bool
+) -> None:
+    """Handled, with the replies still to send, in the transaction of the update's effects. The raw
+    update (with the user's text) is not kept once handled."""
+    statement = HANDLED if recorded else HANDLED_UNRECORDED
+    connection.execute(statement, {"key": update_id, "stored": replies, "now": now})
+
 
 class Inbox:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    # record and mark_done run for every update: plain statements on a connection, without an ORM session
-    # (its unit of work and identity map cost about a millisecond of CPU per update, for nothing here).
     def record(self, update_id: int, payload: dict[str, Any]) -> bool:
         """Write the update down. False when it was seen before (a redelivery)."""
         try:
             with self.db.engine.begin() as connection:
-                connection.execute(
-                    insert(InboxUpdate).values(
-                        update_id=update_id, payload=payload, status="received", attempts=0, received_at=utcnow()
-                    )
-                )
+                connection.execute(RECORD, {"key": update_id, "raw": payload, "now": utcnow()})
             return True
         except IntegrityError:
             return False
@@ -42,13 +88,13 @@ class Inbox:
         with self.db.sessions() as session:
             return session.scalar(select(InboxUpdate.status).where(InboxUpdate.update_id == update_id))
 
-    def mark_done(self, update_id: int) -> None:
-        with self.db.engine.begin() as connection:  # one UPDATE, no read first
-            connection.execute(
-                update(InboxUpdate)
-                .where(InboxUpdate.update_id == update_id)
-                .values(status="done", payload=None, replies=None, done_at=utcnow())
-            )
+    def mark_done(self, *update_ids: int) -> None:
+        """Every reply of these updates is out. One transaction for all (the channel batches them)."""
+        if not update_ids:
+            return
+        now = utcnow()
+        with self.db.engine.begin() as connection:  # UPDATEs only, no read first
+            connection.execute(MARK_DONE, [{"key": update_id, "now": now} for update_id in update_ids])
 
     def keep_unsent(self, update_id: int, replies: list[Reply]) -> None:
         """Some replies could not be sent: keep only those, so that the retry sends nothing twice.

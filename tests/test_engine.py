@@ -166,6 +166,35 @@ def test_an_idempotency_key_makes_a_redelivery_answer_once(make_client) -> None:
     assert first and second == []
 
 
+def test_last_contact_is_kept_to_the_minute_and_writing_again_lifts_a_block(make_client) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from bot.db.models import User
+
+    client = make_client()
+    services = client.conversation.services
+    now = [datetime(2026, 11, 29, 12, 0, tzinfo=UTC)]
+    services.clock = lambda: now[0]
+
+    def stored() -> tuple[datetime, datetime | None]:
+        with services.db.sessions() as session:
+            user = session.scalars(select(User).where(User.external_id == client.user_id)).one()
+            return user.last_seen_at, user.blocked_at
+
+    onboard(client)
+    assert stored() == (now[0], None)
+    now[0] += timedelta(seconds=40)
+    client.send("/help")
+    assert stored()[0] == datetime(2026, 11, 29, 12, 0, tzinfo=UTC)  # not rewritten within the minute
+    now[0] += timedelta(minutes=2)
+    client.conversation.user_blocked(client.user)
+    assert stored() == (datetime(2026, 11, 29, 12, 0, tzinfo=UTC), now[0])
+    client.send("/help")
+    assert stored() == (now[0], None)
+
+
 def test_database_work_runs_on_postgresql_too(make_client, database_url) -> None:
     client = make_client(database_url)
     onboard(client, "العربية")

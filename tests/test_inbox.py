@@ -44,3 +44,42 @@ def test_every_worker_presents_the_same_webhook_secret(tmp_path: Path) -> None:
     assert "123:abc" not in webhook_secret(first) and len(webhook_secret(first)) == 64
     assert webhook_secret(make_settings(url, tmp_path, telegram_bot_token="456:def")) != webhook_secret(first)
     assert webhook_secret(make_settings(url, tmp_path, webhook_secret="s3cret")) == "s3cret"
+
+
+async def test_updates_finishing_together_are_marked_done_in_one_transaction_and_a_failed_one_is_retried(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+
+    from sqlalchemy import select
+    from sqlalchemy.exc import OperationalError
+
+    from bot.app import build_conversation, build_services
+    from bot.channels.telegram import TelegramChannel
+    from tests.fakes import KeywordNLU
+
+    services = build_services(make_settings(f"sqlite:///{tmp_path / 'a.db'}", tmp_path), nlu=KeywordNLU())
+    channel = TelegramChannel(services, build_conversation(services))
+    for update_id in range(1, 11):
+        channel.inbox.record(update_id, {"update_id": update_id})
+    batches: list[tuple[int, ...]] = []
+    write = channel.inbox.mark_done
+
+    def counted(*update_ids: int) -> None:
+        batches.append(update_ids)
+        if len(batches) == 3:
+            raise OperationalError("UPDATE", {}, Exception("the database went away"))
+        write(*update_ids)
+
+    channel.inbox.mark_done = counted  # type: ignore[method-assign]
+    await asyncio.gather(*(channel._mark_done(update_id) for update_id in range(1, 6)))
+    # The first finds the way clear; the four that finish meanwhile go together.
+    assert batches == [(1,), (2, 3, 4, 5)]
+    outcomes = await asyncio.gather(*(channel._mark_done(i) for i in range(6, 11)), return_exceptions=True)
+    # The failed batch (6) is not forgotten: the next in line writes it with its own.
+    assert isinstance(outcomes[0], OperationalError) and outcomes[1:] == [None] * 4
+    assert batches[2:] == [(6,), (6, 7, 8, 9, 10)]
+    with services.db.sessions() as session:
+        assert set(session.scalars(select(InboxUpdate.status))) == {"done"}
+    channel._db_threads.shutdown()
+    services.db.dispose()

@@ -12,10 +12,10 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.core.context import Context, Option
@@ -24,7 +24,8 @@ from bot.core.flows import PAYLOAD_SEPARATOR, FlowError, StepSpec
 from bot.core.messages import Button, Incoming, MediaKind, Recipient, Reply, UserRef, reply_to_json
 from bot.core.services import Services
 from bot.core.texts import LANGUAGE_NAMES
-from bot.db.models import ConversationState, InboxUpdate, MessageLog, User
+from bot.db.models import ConversationState, MessageLog, User
+from bot.inbox import locked_status, write_handled
 from bot.settings import SERVED_LANGUAGES
 
 if TYPE_CHECKING:
@@ -37,6 +38,9 @@ LANGUAGE_SWITCH_CONFIDENCE = 0.85
 MAX_REDIRECTS = 8
 MAX_TEXT_FOR_NLU = 1000
 MAX_REPLY_CHARS = 4096
+# "Last contact" (shown in /mydata) to the minute: writing the user's row on every message costs an
+# UPDATE per message for a precision nobody reads.
+LAST_SEEN_PRECISION = timedelta(minutes=1)
 INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
@@ -66,17 +70,15 @@ class Conversation:
         pending: list[Callable[[], None]] = []
 
         def work(session: Session) -> list[Reply]:
-            inbox = None
-            if incoming.idempotency_key is not None:
-                inbox = session.get(InboxUpdate, incoming.idempotency_key, with_for_update=True)
-                if inbox is not None and inbox.status != "received":
-                    return []  # handled before: its replies were stored with its effects
+            recorded = _inbox_status(session, incoming)
+            if recorded not in (None, "received"):
+                return []  # handled before: its replies were stored with its effects
             ctx = self._context(session, incoming)
             self._dispatch(ctx, understanding)
             if not ctx.replies and not incoming.staff_chat:
                 self._fallback(ctx)
             replies = [_bounded(reply) for reply in ctx.replies]
-            _mark_handled(session, incoming, inbox, replies, ctx.now)
+            _mark_handled(session, incoming, recorded is not None, replies, ctx.now)
             pending[:] = ctx.after_commit
             return replies
 
@@ -91,11 +93,9 @@ class Conversation:
             log.warning("a user is over the flood limit; their messages are dropped for a while")
 
         def work(session: Session) -> list[Reply]:
-            inbox = None
-            if incoming.idempotency_key is not None:
-                inbox = session.get(InboxUpdate, incoming.idempotency_key, with_for_update=True)
-                if inbox is not None and inbox.status != "received":
-                    return []
+            recorded = _inbox_status(session, incoming)
+            if recorded not in (None, "received"):
+                return []
             replies: list[Reply] = []
             if verdict is Verdict.SLOW_DOWN:
                 language = session.scalar(
@@ -104,7 +104,7 @@ class Conversation:
                     )
                 )
                 replies.append(Reply(self.services.texts.get(language, "errors.slow_down")))
-            _mark_handled(session, incoming, inbox, replies, self.services.clock())
+            _mark_handled(session, incoming, recorded is not None, replies, self.services.clock())
             return replies
 
         return self.services.db.transaction(work)
@@ -116,29 +116,35 @@ class Conversation:
         text = clean_text(incoming.text)
         if not text:
             return None
-        stored = self._stored_language(incoming)
+        stored = self.stored_language(incoming.user)
         return self.services.nlu.understand(text, user_language=stored, telegram_language=incoming.language_hint)
 
-    def _stored_language(self, incoming: Incoming) -> str | None:
-        with self.services.db.sessions() as session:
-            return session.scalar(
-                select(User.language).where(
-                    User.channel == incoming.user.channel, User.external_id == incoming.user.external_id
-                )
-            )
+    def stored_language(self, user: UserRef) -> str | None:
+        """The language the user chose, read outside any transaction of the core."""
+        with self.services.db.engine.connect() as connection:
+            language: str | None = connection.execute(
+                STORED_LANGUAGE, {"channel": user.channel, "external_id": user.external_id}
+            ).scalar()
+            return language
 
     def _context(self, session: Session, incoming: Incoming) -> Context:
         now = self.services.clock()
-        user = session.scalar(
-            select(User).where(User.channel == incoming.user.channel, User.external_id == incoming.user.external_id)
-        )
+        found = session.execute(
+            select(User, ConversationState)
+            .outerjoin(ConversationState, ConversationState.user_id == User.id)
+            .where(User.channel == incoming.user.channel, User.external_id == incoming.user.external_id)
+        ).first()
+        user, state = found if found is not None else (None, None)
         if user is None:
-            user = User(channel=incoming.user.channel, external_id=incoming.user.external_id, created_at=now)
+            user = User(
+                channel=incoming.user.channel, external_id=incoming.user.external_id, created_at=now, last_seen_at=now
+            )
             session.add(user)
             session.flush()
-        user.last_seen_at = now
-        user.blocked_at = None
-        state = session.get(ConversationState, user.id)
+        elif now - user.last_seen_at >= LAST_SEEN_PRECISION:
+            user.last_seen_at = now
+        if user.blocked_at is not None:
+            user.blocked_at = None
         if state is None:
             state = ConversationState(user_id=user.id, vars={}, misunderstood=0)
             session.add(state)
@@ -392,20 +398,29 @@ class _Chosen:
         self.text = ""
 
 
-def _mark_handled(
-    session: Session, incoming: Incoming, inbox: InboxUpdate | None, replies: list[Reply], now: datetime
-) -> None:
-    """Record a channel's update as handled, with the replies to send, in the transaction of its effects."""
+# Read on every free-text message: a statement built once, on a connection without an ORM session.
+USERS = cast(Table, User.__table__)
+STORED_LANGUAGE = select(USERS.c.language).where(
+    USERS.c.channel == bindparam("channel"), USERS.c.external_id == bindparam("external_id")
+)
+
+
+def _inbox_status(session: Session, incoming: Incoming) -> str | None:
+    """The channel's record of this update (locked until the transaction ends), or None if it has none."""
+    if incoming.idempotency_key is None:
+        return None
+    return locked_status(session.connection(), incoming.idempotency_key)
+
+
+def _mark_handled(session: Session, incoming: Incoming, recorded: bool, replies: list[Reply], now: datetime) -> None:
+    """Record a channel's update as handled, with the replies to send, in the transaction of its effects.
+
+    The replies are stored with an explicit recipient: after a crash they are sent without the original update.
+    """
     if incoming.idempotency_key is None:
         return
-    if inbox is None:
-        inbox = InboxUpdate(update_id=incoming.idempotency_key, received_at=now)
-        session.add(inbox)
-    inbox.status = "handled"
-    inbox.payload = None  # the raw update (with the user's text) is not kept once handled
-    # Stored with an explicit recipient: after a crash they are sent without the original update.
-    inbox.replies = [reply_to_json(r if r.to else replace(r, to=Recipient(user=incoming.user))) for r in replies]
-    inbox.attempts = (inbox.attempts or 0) + 1
+    stored = [reply_to_json(r if r.to else replace(r, to=Recipient(user=incoming.user))) for r in replies]
+    write_handled(session.connection(), incoming.idempotency_key, stored, now, recorded=recorded)
 
 
 def _bounded(reply: Reply) -> Reply:

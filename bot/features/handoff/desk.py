@@ -11,9 +11,10 @@ import html
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,6 +30,12 @@ from bot.features.handoff.translate import Translator
 from bot.staff import actor_label, audit
 
 log = logging.getLogger(__name__)
+TICKETS = cast(Table, Ticket.__table__)
+CLAIMED_TICKET_ID = (
+    select(TICKETS.c.id)
+    .where(TICKETS.c.user_id == bindparam("user"), TICKETS.c.status == TicketStatus.CLAIMED)
+    .limit(1)
+)
 
 TRACK = "ticket"  # the sent-hook prefix: ticket:card:<ticket id>, ticket:msg:<ticket message id>
 PAYLOAD = "ticket"  # staff buttons: ticket:claim:<id>, ticket:close:<id>
@@ -72,7 +79,10 @@ class HandoffDesk:
         return session.scalar(select(Ticket).where(Ticket.user_id == user_id, Ticket.status != TicketStatus.CLOSED))
 
     def claimed_ticket(self, session: Session, user_id: int) -> Ticket | None:
-        return session.scalar(select(Ticket).where(Ticket.user_id == user_id, Ticket.status == TicketStatus.CLAIMED))
+        """Asked for every message a family writes, before anything else in its transaction: a plain
+        statement finds the (rare) ticket's id, and only then is the ticket loaded."""
+        ticket_id = session.connection().execute(CLAIMED_TICKET_ID, {"user": user_id}).scalar()
+        return session.get(Ticket, ticket_id) if ticket_id is not None else None
 
     def ticket_for_staff_message(self, session: Session, incoming: Incoming) -> Ticket | None:
         """The ticket a message in the staff group belongs to: by its forum topic, or by what it replies to."""
