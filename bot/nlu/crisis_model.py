@@ -14,13 +14,15 @@ false alarms on near-misses and almost none on ordinary messages: a false alarm 
 numbers to a family asking about a meeting.
 
 Measured on the held-out bench sets (bench/crisis.py), lexicons alone → combined: recall
-0.756 → 0.893, 0.487 → 0.731, 0.553 → 0.693, 0.519 → 0.838; false positives on near-misses
-3.8% → 4.5%, 6.7% → 6.7%, 4.7% → 7.3%, 7.1% → 7.7%; ordinary messages of nlu_data/test flagged
-0 of 1,380. Better, and still short of the issue's recall 0.98 and false positives 5%. A second
-batch of training messages (some 1,000 crises, nlu_data/crisis/crisis_written2_*.tsv) moved the
-fourth set, written blind before it, from 0.708 to 0.838 and the others by -0.03 to +0.03: the
-threshold is set by the few ordinary messages that score highest out of fold, so it moves with
-small changes of the data, and the linear model is near what it can learn from some 1,600 crises.
+0.756 → 0.873, 0.487 → 0.750, 0.553 → 0.700, 0.519 → 0.861; false positives on near-misses
+3.8% → 3.8%, 6.7% → 7.3%, 4.7% → 6.0%, 7.1% → 8.3%; ordinary messages of nlu_data/test flagged
+1 of 1,380. Better, and still short of the issue's recall 0.98 and false positives 5%. Each batch
+of written training messages helped on the batches left out of training: with the third
+(nlu_data/crisis/crisis_written3_*.tsv, hard indirect crises) the combined detector caught 0.565
+of the second batch's crises instead of 0.531, and 0.572 of the first's instead of 0.528. On the
+third batch itself, before it was added, it caught 0.495: indirect crises without alarm words are
+where it fails. The threshold is set by the few ordinary messages that score highest out of fold,
+so it moves with small changes of the data; the linear model is near what it can learn here.
 
 Training uses scikit-learn; inference is plain Python over dicts (a message costs some 50
 microseconds, no numpy call), and the exported model is cached on disk like the intent and
@@ -55,9 +57,13 @@ MAX_CHARS = 1000
 
 # Threshold targets on out-of-fold scores. Near-misses are written to look like crises, so
 # some are flagged; the lexicons add their own false positives on unseen messages, hence a target
-# below the 5% of the issue. Ordinary messages are what families send all day.
+# below the 5% of the issue. Ordinary messages are what families send all day: at most 1 in 500
+# of them flagged. Chosen by leaving one batch of written messages out of training at a time and
+# scoring the detector on it (no held-out set involved): 0.2% against 0.1% caught 4-7 more in 100
+# of the left-out crises, for 0-1 more in 100 near-misses and 0-2 of the 1,380 ordinary messages
+# of nlu_data/test; 0.3% chose the same thresholds (the near-miss target binds there).
 NEAR_MISS_FALSE_ALARMS = 0.03
-ORDINARY_FALSE_ALARMS = 0.001
+ORDINARY_FALSE_ALARMS = 0.002
 CV_FOLDS = 3  # five folds gave a threshold 0.013 lower, at two more fits (of about 0.8 s each)
 SEED = 0
 # Compared by out-of-fold recall on the training data: the SVM's inverse regularisation (0.3-3
