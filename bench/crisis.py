@@ -51,6 +51,7 @@ SETS: tuple[tuple[str, str], ...] = (
     ("crisis_heldout_test2.tsv", "held-out"),
     ("crisis_heldout_test3.tsv", "held-out"),
     ("crisis_heldout_test4.tsv", "held-out"),
+    ("crisis_heldout_test5.tsv", "held-out"),
 )
 
 

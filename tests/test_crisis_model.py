@@ -31,6 +31,7 @@ HELD_OUT = (
     "crisis_heldout_test2.tsv",
     "crisis_heldout_test3.tsv",
     "crisis_heldout_test4.tsv",
+    "crisis_heldout_test5.tsv",
 )
 
 # file: (lowest recall, highest false-positive rate) of the combined detector, language as hint.
@@ -46,6 +47,7 @@ COMBINED_FLOORS: dict[str, tuple[float, float]] = {
     "crisis_heldout_test2.tsv": (0.73, 0.08),  # reached 117/156 = 0.750, 11/150 = 7.3%
     "crisis_heldout_test3.tsv": (0.68, 0.07),  # reached 105/150 = 0.700, 9/150 = 6.0%
     "crisis_heldout_test4.tsv": (0.84, 0.09),  # reached 186/216 = 0.861, 14/168 = 8.3%
+    "crisis_heldout_test5.tsv": (0.70, 0.12),  # reached 748/1037 = 0.721, 100/934 = 10.7% (a hard set)
 }
 # Ordinary messages of nlu_data/test (none is a crisis) that the combined detector flags: 1 of 1380
 # measured (0 before the written3 files and the 0.2% ordinary target; the lexicons alone: 0).
