@@ -36,18 +36,19 @@ HELD_OUT = (
 
 # file: (lowest recall, highest false-positive rate) of the combined detector, language as hint.
 # The figures reached, measured after the model and its data were fixed (bench/crisis.py, with the
-# written2 training files of nlu_data/crisis); the lexicons alone reached 0.756 / 3.8%, 0.487 / 6.7%,
-# 0.553 / 4.7%, 0.519 / 7.1%. Set 4 was written after the others, blind, and measured before the
-# written2 files were added (0.708 / 7.7%) and after.
+# written3 training files of nlu_data/crisis and up to 150,000 weights kept); the lexicons alone reached
+# 0.756 / 3.8%, 0.487 / 6.7%, 0.553 / 4.7%, 0.519 / 7.1%, 0.263 / 7.0%. Set 4 was written after the
+# others, blind, and measured before the written2 files were added (0.708 / 7.7%) and after; set 5
+# (bench/data/README.md) before and after the change of KEEP_FEATURES (0.721 / 10.7%).
 # Both are short of the issue's targets (recall >= 0.98, false positives <= 5%): see the docstring
 # of bot/nlu/crisis_model.py. The floors sit a little below the figures, as nlu_data/train (the
 # ordinary messages) still grows and retrains the model, and its threshold moves with it.
 COMBINED_FLOORS: dict[str, tuple[float, float]] = {
-    "crisis_heldout_test.tsv": (0.85, 0.05),  # reached 172/197 = 0.873, 6/156 = 3.8%
-    "crisis_heldout_test2.tsv": (0.73, 0.08),  # reached 117/156 = 0.750, 11/150 = 7.3%
-    "crisis_heldout_test3.tsv": (0.68, 0.07),  # reached 105/150 = 0.700, 9/150 = 6.0%
-    "crisis_heldout_test4.tsv": (0.84, 0.09),  # reached 186/216 = 0.861, 14/168 = 8.3%
-    "crisis_heldout_test5.tsv": (0.70, 0.12),  # reached 748/1037 = 0.721, 100/934 = 10.7% (a hard set)
+    "crisis_heldout_test.tsv": (0.89, 0.05),  # reached 180/197 = 0.914, 7/156 = 4.5%
+    "crisis_heldout_test2.tsv": (0.75, 0.08),  # reached 121/156 = 0.776, 10/150 = 6.7%
+    "crisis_heldout_test3.tsv": (0.72, 0.08),  # reached 112/150 = 0.747, 11/150 = 7.3%
+    "crisis_heldout_test4.tsv": (0.87, 0.09),  # reached 194/216 = 0.898, 13/168 = 7.7%
+    "crisis_heldout_test5.tsv": (0.76, 0.12),  # reached 807/1037 = 0.778, 107/934 = 11.5% (a hard set)
 }
 # Ordinary messages of nlu_data/test (none is a crisis) that the combined detector flags: 1 of 1380
 # measured (0 before the written3 files and the 0.2% ordinary target; the lexicons alone: 0).
@@ -203,9 +204,7 @@ def test_model_catches_crises_the_lexicons_miss_and_names_a_category(combined: C
     missed = [e for e in written if e.crisis and not combined.lexicons.is_crisis(e.text, e.language)]
     assert len(missed) >= 30  # why the model exists
     caught = [e for e in missed if combined.is_crisis(e.text, e.language)]
-    # 92 of 121 (0.76) since the written3 files: their near-misses share these messages' words, and a
-    # linear model fits its own training crises less closely as they come (0.8 and more before).
-    assert len(caught) >= 0.75 * len(missed)
+    assert len(caught) >= 0.8 * len(missed)  # 121 of 121 measured
     for example in caught:
         category, source, _ = combined.match(example.text, example.language) or ("", "", "")
         assert source == "model" and category in CATEGORIES
