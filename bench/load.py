@@ -90,7 +90,11 @@ CPU per update, PostgreSQL 5.4 -> 3.0-3.5 ms. Through Telegram, one process, pol
 | the issue's load, after (over 55 s) | SQLite | 91 (all offered) | 12 | 20 | 25 | 8.7 |
 | the same | PostgreSQL | 86 | 650 | 1,126 | 1,187 | 10.0 |
 
-On this slower machine PostgreSQL is at its capacity under the issue's load. What is left is mostly
+Then PostgreSQL connections were pinged only after 2 s idle instead of on every checkout (runs
+alternating with and without: 96 and 87 against 92 and 81 updates/s at capacity); measured again
+after that: SQLite 128 updates/s at capacity, and under the issue's load p50 13, p95 24, p99 30 ms;
+PostgreSQL 89 at capacity, and under the issue's load 86 updates/s, p99 1,180 ms. On this slower
+machine PostgreSQL is at its capacity under the issue's load. What is left is mostly
 python-telegram-bot and the event loop (a py-spy profile of the loop's thread: a third in socket
 sends and epoll waits, which are slow system calls in this sandbox; 12% in parsing every sendMessage
 answer into a Message; 5% in turning each update back into a dict for the inbox). A user's five
