@@ -1,4 +1,5 @@
-"""The inbox as several workers share it: what the periodic retry may take, and the webhook secret."""
+"""The inbox as several workers share it: what the periodic retry may take, the webhook secret, and
+updates marked done in group commits."""
 
 from __future__ import annotations
 
