@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Connection, Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.core.context import Context, Option
@@ -42,6 +42,11 @@ MAX_REPLY_CHARS = 4096
 # UPDATE per message for a precision nobody reads.
 LAST_SEEN_PRECISION = timedelta(minutes=1)
 INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+# Read on every free-text message: a statement built once, run without an ORM session.
+USERS = cast(Table, User.__table__)
+STORED_LANGUAGE = select(USERS.c.language).where(
+    USERS.c.channel == bindparam("channel"), USERS.c.external_id == bindparam("external_id")
+)
 
 
 def clean_text(text: str) -> str:
@@ -98,11 +103,7 @@ class Conversation:
                 return []
             replies: list[Reply] = []
             if verdict is Verdict.SLOW_DOWN:
-                language = session.scalar(
-                    select(User.language).where(
-                        User.channel == incoming.user.channel, User.external_id == incoming.user.external_id
-                    )
-                )
+                language = _language_of(session.connection(), incoming.user)
                 replies.append(Reply(self.services.texts.get(language, "errors.slow_down")))
             _mark_handled(session, incoming, recorded is not None, replies, self.services.clock())
             return replies
@@ -122,10 +123,7 @@ class Conversation:
     def stored_language(self, user: UserRef) -> str | None:
         """The language the user chose, read outside any transaction of the core."""
         with self.services.db.engine.connect() as connection:
-            language: str | None = connection.execute(
-                STORED_LANGUAGE, {"channel": user.channel, "external_id": user.external_id}
-            ).scalar()
-            return language
+            return _language_of(connection, user)
 
     def _context(self, session: Session, incoming: Incoming) -> Context:
         now = self.services.clock()
@@ -398,11 +396,11 @@ class _Chosen:
         self.text = ""
 
 
-# Read on every free-text message: a statement built once, on a connection without an ORM session.
-USERS = cast(Table, User.__table__)
-STORED_LANGUAGE = select(USERS.c.language).where(
-    USERS.c.channel == bindparam("channel"), USERS.c.external_id == bindparam("external_id")
-)
+def _language_of(connection: Connection, user: UserRef) -> str | None:
+    language: str | None = connection.execute(
+        STORED_LANGUAGE, {"channel": user.channel, "external_id": user.external_id}
+    ).scalar()
+    return language
 
 
 def _inbox_status(session: Session, incoming: Incoming) -> str | None:
