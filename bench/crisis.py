@@ -17,7 +17,11 @@ fixing the lexicons turns the set into a dev set, and its figure stops being an 
 Two detectors are measured on every set: the lexicons alone, and the combination the pipeline
 uses (lexicons OR the learned model of bot/nlu/crisis_model.py, trained on nlu_data/crisis and
 nlu_data/train, never on a held-out set). Both also run over the ordinary messages of
-nlu_data/test, none of which is a crisis: every flag there is a false alarm.
+nlu_data/test, none of which is a crisis: every flag there is a false alarm. A third table counts
+what the bot reaches with its safety question too: a message whose score is just below the crisis
+threshold is answered as usual, with "are you safe right now?" and a button for help now below the
+answer; "recall" there is the share of crises that get the emergency information or that question,
+"FP" the share of near-misses that get either.
 
     .venv/bin/python bench/crisis.py [--data PATH ...] [--errors] [--heldout-errors] [--cache-dir DIR]
 """
@@ -38,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 from bot.nlu.crisis import CATEGORIES, CrisisDetector  # noqa: E402
 from bot.nlu.crisis_model import CombinedCrisisDetector  # noqa: E402
 from bot.nlu.intents import load_examples  # noqa: E402
+from bot.nlu.types import CrisisVerdict  # noqa: E402
 
 DATA_DIR = ROOT / "bench" / "data"
 DEFAULT_DATA = DATA_DIR / "crisis.tsv"
@@ -101,7 +106,7 @@ class Result:
     errors: list[str]
 
 
-def evaluate(detector: CrisisDetector | CombinedCrisisDetector, path: Path) -> Result:
+def evaluate(detector: CrisisDetector | CombinedCrisisDetector | CrisisOrQuestion, path: Path) -> Result:
     rows = read_rows(path)
     hinted, unhinted = Counts(), Counts()
     errors: list[str] = []
@@ -122,6 +127,19 @@ def evaluate(detector: CrisisDetector | CombinedCrisisDetector, path: Path) -> R
                 if flagged and hint:
                     errors.append(f"  FP   {row.lang}: {row.text}  ({detector.match(row.text, hint)})")
     return Result(path, role_of(path), len(rows), hinted, unhinted, errors)
+
+
+class CrisisOrQuestion:
+    """Counts a message when it gets the emergency information or the safety question."""
+
+    def __init__(self, combined: CombinedCrisisDetector) -> None:
+        self.combined = combined
+
+    def is_crisis(self, text: str, language: str | None = None) -> bool:
+        return self.combined.assess(text, language) is not CrisisVerdict.NONE
+
+    def match(self, text: str, language: str | None = None) -> object:
+        return self.combined.match(text, language) or "safety question"
 
 
 def _ratio(part: int, whole: int) -> str:
@@ -180,7 +198,7 @@ def throughput(detector: CrisisDetector | CombinedCrisisDetector, texts: list[st
     return f"{checks / wall:,.0f} checks/s (wall), {checks / cpu:,.0f} checks/s (CPU)"
 
 
-def ordinary_false_alarms(detector: CrisisDetector | CombinedCrisisDetector) -> tuple[int, int]:
+def ordinary_false_alarms(detector: CrisisDetector | CombinedCrisisDetector | CrisisOrQuestion) -> tuple[int, int]:
     """(flagged, total) over nlu_data/test: ordinary messages, none of them a crisis."""
     texts = [e.text for e in load_examples(NLU_DATA / "test")]
     return sum(detector.is_crisis(text) for text in texts), len(texts)
@@ -203,9 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     combined = CombinedCrisisDetector.load(NLU_DATA, cache_dir=args.cache_dir)
     combined_load = time.perf_counter() - started
-    detectors: tuple[tuple[str, CrisisDetector | CombinedCrisisDetector], ...] = (
+    detectors: tuple[tuple[str, CrisisDetector | CombinedCrisisDetector | CrisisOrQuestion], ...] = (
         ("lexicons only", lexicons),
         ("combined: lexicons OR model", combined),
+        ("reached: the emergency information OR the safety question", CrisisOrQuestion(combined)),
     )
     texts = [row.text for path in paths for row in read_rows(path)]
     print(f"Crisis detection, recall per language (language as hint) and overall; {len(paths)} sets")
@@ -234,7 +253,9 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"\nmodel: threshold {model.threshold:.3f}, {len(model.weights)} weights; out-of-fold on its training data:"
             f" recall {meta['cv_recall']:.3f}, near-misses flagged {meta['cv_near_miss_false_alarms']:.1%},"
-            f" ordinary flagged {meta['cv_ordinary_flagged']} ({meta['cv_ordinary_false_alarms']:.2%})"
+            f" ordinary flagged {meta['cv_ordinary_flagged']} ({meta['cv_ordinary_false_alarms']:.2%});"
+            f" safety question from {model.check_threshold:.3f}: crises reached {meta['cv_recall_with_checks']:.3f},"
+            f" ordinary asked or flagged {meta['cv_ordinary_checked']}"
         )
     print(f"\nlexicons: load {load * 1000:.0f} ms, {throughput(lexicons, texts)}")
     print(f"combined: load {combined_load * 1000:.0f} ms, {throughput(combined, texts)}")

@@ -14,6 +14,7 @@ class FixedUnderstanding:
     intent_confidence: float
     crisis: bool
     ranking: tuple[tuple[str, float], ...]
+    crisis_check: bool = False
 
 
 class KeywordNLU:
@@ -33,9 +34,10 @@ class KeywordNLU:
         lowered = text.lower()
         language = user_language or "en"
         crisis = "kill myself" in lowered or "he hits me" in lowered
+        check = "cannot go on" in lowered  # close to a crisis: the answer carries a safety question
         for word, intent in self.RULES.items():
             if word in lowered:
-                return FixedUnderstanding(text, language, 0.9, intent, 0.95, crisis, ((intent, 0.95),))
+                return FixedUnderstanding(text, language, 0.9, intent, 0.95, crisis, ((intent, 0.95),), check)
         return FixedUnderstanding(
-            text, language, 0.9, "out_of_scope", 0.3, crisis, (("out_of_scope", 0.3), ("help", 0.2))
+            text, language, 0.9, "out_of_scope", 0.3, crisis, (("out_of_scope", 0.3), ("help", 0.2)), check
         )

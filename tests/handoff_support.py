@@ -47,6 +47,9 @@ class HandoffNLU:
         lowered = text.lower()
         language = "ar" if any("\u0600" <= ch <= "\u06ff" for ch in text) else (user_language or "en")
         crisis = any(word in lowered for word in self.CRISIS)
+        if "cannot go on" in lowered:  # close to a crisis: the answer carries a safety question
+            ranking = (("out_of_scope", 0.3),)
+            return FixedUnderstanding(text, language, 0.6, "out_of_scope", 0.3, False, ranking, crisis_check=True)
         if any(word in lowered for word in self.PERSON):
             ranking = (
                 (("human_handoff", 0.9), ("topic_school", 0.3)) if "shule" in lowered else (("human_handoff", 0.9),)

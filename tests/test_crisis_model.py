@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import pickle
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from bot.nlu.crisis_model import (
     read_crisis_tsv,
 )
 from bot.nlu.intents import load_examples
+from bot.nlu.types import CrisisVerdict
 
 ROOT = Path(__file__).resolve().parent.parent
 NLU_DATA = ROOT / "nlu_data"
@@ -212,6 +214,22 @@ def test_model_catches_crises_the_lexicons_miss_and_names_a_category(combined: C
         assert source == "model" and category in CATEGORIES
     right = sum(combined.category(e.text, e.language) == e.category for e in caught)
     assert right >= 0.8 * len(caught)
+
+
+def test_a_score_just_below_the_threshold_asks_a_safety_question(combined: CombinedCrisisDetector) -> None:
+    model = combined.model
+    assert model is not None and model.check_threshold < model.threshold
+    text = "when is the next group meeting in Kemi?"
+    score = model.score(text)
+
+    def with_thresholds(check: float, crisis: float) -> CombinedCrisisDetector:
+        return CombinedCrisisDetector(combined.lexicons, replace(model, check_threshold=check, threshold=crisis))
+
+    assert with_thresholds(score - 0.1, score + 0.1).assess(text, "en") is CrisisVerdict.CHECK
+    assert with_thresholds(score + 0.1, score + 0.2).assess(text, "en") is CrisisVerdict.NONE
+    assert with_thresholds(score - 0.2, score - 0.1).assess(text, "en") is CrisisVerdict.CRISIS
+    assert with_thresholds(-100, 100).assess("My husband hits me", "en") is CrisisVerdict.CRISIS  # the lexicons
+    assert combined.assess(text, "en") is CrisisVerdict.NONE
 
 
 def test_ordinary_messages_are_not_flagged(combined: CombinedCrisisDetector) -> None:

@@ -139,6 +139,35 @@ def test_crisis_gets_emergency_information_first(make_client) -> None:
     assert client.last[0].text == TEXTS.get("en", "crisis.info")
 
 
+def test_a_message_close_to_a_crisis_is_answered_and_gets_a_safety_question(make_client) -> None:
+    client = make_client()
+    onboard(client)
+    client.send("thanks, but I cannot go on like this")
+    assert client.last[0].text == TEXTS.get("en", "chat.thanks")  # the answer comes first, as usual
+    assert t("en", "menu.title") in client.text
+    check = client.last[-1]
+    assert check.text == TEXTS.get("en", "crisis.check")
+    assert [b.label for row in check.buttons for b in row] == [
+        t("en", "crisis.check_help"),
+        t("en", "handoff.talk_to_person"),
+    ]
+    help_now = client.button(t("en", "crisis.check_help")).payload
+    client.click(t("en", "menu.guide"))  # the answer's own buttons still work: the question left the step alone
+    assert t("en", "menu.guide") not in [b.label for b in client.buttons]
+    client.press(help_now)  # and the question's button works from wherever the family is now
+    assert client.last[0].text == TEXTS.get("en", "crisis.info")
+
+
+def test_the_safety_question_is_not_added_to_a_crisis_or_an_ordinary_message(make_client) -> None:
+    client = make_client()
+    onboard(client)
+    client.send("I cannot go on, I want to kill myself")
+    assert client.last[0].text == TEXTS.get("en", "crisis.info")
+    assert t("en", "crisis.check") not in client.text
+    client.send("thanks")
+    assert t("en", "crisis.check") not in client.text
+
+
 def test_state_survives_a_restart(make_client, tmp_path) -> None:
     from bot.app import build_conversation, build_services
     from tests.client import BotClient

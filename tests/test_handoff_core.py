@@ -236,6 +236,19 @@ def test_crisis_while_a_request_waits_makes_it_urgent(make_client, clock) -> Non
     assert any(text.endswith("kill myself") for text in room.staff_texts())
 
 
+def test_the_safety_questions_help_button_is_a_crisis_with_an_urgent_ticket(make_client, clock) -> None:
+    room = make_room(make_client, clock)
+    replies = room.family("I cannot go on")
+    assert replies[-1].text == t("sw", "crisis.check")
+    with room.services.db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Ticket)) == 0  # a question, no ticket yet
+    assert not room.staff_texts()
+    replies = room.press(plain(t("sw", "crisis.check_help")))
+    assert replies[0].text == t("sw", "crisis.info")
+    assert room.ticket().urgent
+    assert room.staff_texts(), "the counsellors are told at once"
+
+
 def test_without_consent_nothing_of_the_messages_is_kept(make_client, clock) -> None:
     room = make_room(make_client, clock, consent=False)
     room.family("mtu")

@@ -24,6 +24,7 @@ from bot.nlu.intents import (
     read_rasa_nlu,
     strip_diacritics,
 )
+from bot.nlu.types import CrisisVerdict
 
 ROOT = Path(__file__).resolve().parent.parent
 NLU_DATA = ROOT / "nlu_data"
@@ -418,13 +419,13 @@ class FakeDetector:
 
 
 class FakeCrisis:
-    def __init__(self, answer: bool = False) -> None:
-        self.answer = answer
+    def __init__(self, answer: bool | CrisisVerdict = False) -> None:
+        self.verdict = answer if isinstance(answer, CrisisVerdict) else CrisisVerdict.CRISIS if answer else None
         self.calls: list[tuple[str, str | None]] = []
 
-    def is_crisis(self, text, language=None):
+    def assess(self, text, language=None):
         self.calls.append((text, language))
-        return self.answer
+        return self.verdict or CrisisVerdict.NONE
 
 
 class RecordingClassifier:
@@ -457,8 +458,17 @@ def test_crisis_flag_is_independent_of_the_intent(fixture_classifier: IntentClas
     from bot.nlu.pipeline import NLU
 
     result = NLU(FakeDetector("en"), FakeCrisis(True), fixture_classifier).understand("hello")
-    assert result.crisis is True
+    assert result.crisis is True and result.crisis_check is False
     assert result.intent == "greet"
+
+
+def test_a_message_close_to_a_crisis_is_marked_for_a_safety_question(fixture_classifier: IntentClassifier) -> None:
+    from bot.nlu.pipeline import NLU
+
+    result = NLU(FakeDetector("en"), FakeCrisis(CrisisVerdict.CHECK), fixture_classifier).understand("hello")
+    assert (result.crisis, result.crisis_check, result.intent) == (False, True, "greet")
+    result = NLU(FakeDetector("en"), FakeCrisis(), fixture_classifier).understand("hello")
+    assert (result.crisis, result.crisis_check) == (False, False)
 
 
 def test_blank_message_claims_nothing(fixture_classifier: IntentClassifier) -> None:

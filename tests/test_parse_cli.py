@@ -122,7 +122,7 @@ def test_user_language_reaches_the_detector(monkeypatch: pytest.MonkeyPatch) -> 
 
     from bot.nlu import parse
     from bot.nlu.pipeline import NLU
-    from bot.nlu.types import LanguageGuess
+    from bot.nlu.types import CrisisVerdict, LanguageGuess
 
     seen: list[str | None] = []
 
@@ -132,8 +132,8 @@ def test_user_language_reaches_the_detector(monkeypatch: pytest.MonkeyPatch) -> 
             return LanguageGuess(user_language or "und", 0.5)
 
     class Crisis:
-        def is_crisis(self, text, language=None):
-            return False
+        def assess(self, text, language=None):
+            return CrisisVerdict.NONE
 
     class Classifier:
         def classify(self, text, language=None):

@@ -42,6 +42,8 @@ class Context:
     after_commit: list[Callable[[], None]] = field(default_factory=list)
     # What the NLU made of this message (free text only), for interceptors that must still see a crisis.
     understanding: Understanding | None = None
+    # The message may hide a crisis: a safety question goes below this turn's answer.
+    safety_check: bool = False
 
     @property
     def language(self) -> str:

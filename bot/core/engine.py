@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from sqlalchemy import Connection, Table, bindparam, select
 from sqlalchemy.orm import Session
@@ -26,16 +26,15 @@ from bot.core.services import Services
 from bot.core.texts import LANGUAGE_NAMES
 from bot.db.models import ConversationState, MessageLog, User
 from bot.inbox import locked_status, write_handled
+from bot.nlu.pipeline import NO_INTENT, Understanding
 from bot.settings import SERVED_LANGUAGES
-
-if TYPE_CHECKING:
-    from bot.nlu.pipeline import Understanding
 
 log = logging.getLogger(__name__)
 
 INTENT_THRESHOLD = 0.5
 LANGUAGE_SWITCH_CONFIDENCE = 0.85
 MAX_REDIRECTS = 8
+SAFETY_CHECK = "main.safety_check"  # the safety question below an answer to a message close to a crisis
 MAX_TEXT_FOR_NLU = 1000
 MAX_REPLY_CHARS = 4096
 # "Last contact" (shown in /mydata) to the minute: writing the user's row on every message costs an
@@ -82,6 +81,8 @@ class Conversation:
             self._dispatch(ctx, understanding)
             if not ctx.replies and not incoming.staff_chat:
                 self._fallback(ctx)
+            if ctx.safety_check:
+                self.show(ctx, SAFETY_CHECK)
             replies = [_bounded(reply) for reply in ctx.replies]
             _mark_handled(session, incoming, recorded is not None, replies, ctx.now)
             pending[:] = ctx.after_commit
@@ -179,6 +180,9 @@ class Conversation:
         if understanding is not None and understanding.crisis:
             self.on_crisis(ctx, understanding)
             return
+        if understanding is not None and understanding.crisis_check:
+            log.info("a message close to a crisis: a safety question goes with the answer")
+            ctx.safety_check = True
         step = self._current_step(ctx)
         if step is not None and step.input:
             redirect = self.registry.inputs[step.input](ctx, text)
@@ -207,6 +211,10 @@ class Conversation:
         self.go(ctx, "main.crisis")
         for handler in self.registry.crisis:
             handler(ctx, understanding)
+
+    def crisis_pressed(self, ctx: Context) -> None:
+        """The "I need help now" button of the safety question: the same as a crisis message."""
+        self.on_crisis(ctx, _pressed_crisis(ctx.language))
 
     # ----------------------------------------------------------------- buttons
     def _on_payload(self, ctx: Context, payload: str) -> None:
@@ -355,17 +363,32 @@ class Conversation:
             if redirect:
                 self.go(ctx, redirect, depth=depth + 1)
                 return
+        if not self._render(ctx, step, first_reply) and step.next and not step.input:
+            self.go(ctx, step.next, depth=depth + 1)
+
+    def show(self, ctx: Context, ref: str) -> None:
+        """Add an entry step's texts and buttons below this turn's replies, staying at the current step.
+
+        Only an entry step: its buttons are taken from whatever step the user is at when they press one.
+        """
+        step = self.flows.step(ref, current_flow=ctx.state.flow)
+        if not step.entry:
+            raise FlowError(f"{step.ref}: only an entry step can be shown without entering it")
+        self._render(ctx, step, len(ctx.replies))
+
+    def _render(self, ctx: Context, step: StepSpec, first_reply: int) -> bool:
+        """The step's texts, its buttons on the last of them; True when it has buttons."""
         values = {**ctx.vars, **ctx.values}
         for key in step.texts:
             ctx.say(ctx.services.texts.get(ctx.language, key, **values))
         buttons = self._buttons(ctx, step)
-        if buttons:
-            if len(ctx.replies) == first_reply:
-                raise FlowError(f"{step.ref}: buttons without a message to carry them")
-            last = ctx.replies[-1]
-            ctx.replies[-1] = replace(last, buttons=last.buttons + buttons)
-        elif step.next and not step.input:
-            self.go(ctx, step.next, depth=depth + 1)
+        if not buttons:
+            return False
+        if len(ctx.replies) == first_reply:
+            raise FlowError(f"{step.ref}: buttons without a message to carry them")
+        last = ctx.replies[-1]
+        ctx.replies[-1] = replace(last, buttons=last.buttons + buttons)
+        return True
 
     def _buttons(self, ctx: Context, step: StepSpec) -> tuple[tuple[Button, ...], ...]:
         flat: list[Button] = []
@@ -392,8 +415,14 @@ class _Chosen:
         self.language = "und"
         self.language_confidence = 0.0
         self.crisis = False
+        self.crisis_check = False
         self.ranking = ((intent, 1.0),)
         self.text = ""
+
+
+def _pressed_crisis(language: str) -> Understanding:
+    """A crisis the user declared with a button: no text, in the language they use."""
+    return Understanding("", language, 1.0, NO_INTENT, 0.0, True, ())
 
 
 def _language_of(connection: Connection, user: UserRef) -> str | None:

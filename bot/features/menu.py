@@ -36,6 +36,10 @@ def register(registry: Registry, services: Services) -> None:
     def clarify_choices(ctx: Context) -> list[Option]:
         return [Option(intent, ctx.t(f"intent.{intent}")) for intent in ctx.vars.get("clarify", [])]
 
+    @registry.action("crisis_now")
+    def crisis_now(ctx: Context) -> None:
+        ctx.conversation.crisis_pressed(ctx)
+
     @registry.action("choose_intent")
     def choose_intent(ctx: Context, intent: str) -> None:
         ctx.pop_var("clarify")

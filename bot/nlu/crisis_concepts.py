@@ -88,11 +88,11 @@ class ConceptLexicon:
                     raise ValueError(f"{path.name}: concept {concept!r} has no entries")
                 for entry in map(str, entries):
                     stem = entry.endswith("*")
-                    tokens = normalise(entry.removesuffix("*")).split()
+                    tokens = tuple(normalise(entry.removesuffix("*")).split())
                     if not tokens or (stem and (len(tokens) > 1 or len(tokens[0]) < MIN_STEM)):
                         raise ValueError(f"{path.name}: {concept}: {entry!r} is not a word, a phrase or a stem")
                     if len(tokens) > 1:
-                        phrases.setdefault(tuple(tokens), set()).add(concept)
+                        phrases.setdefault(tokens, set()).add(concept)
                     else:
                         (stems if stem else words).setdefault(tokens[0], set()).add(concept)
         by_start: dict[tuple[str, str], list[tuple[tuple[str, ...], frozenset[str]]]] = {}

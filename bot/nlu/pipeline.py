@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from bot.nlu.types import CrisisVerdict
+
 if TYPE_CHECKING:
     from bot.nlu.types import LanguageGuess
     from bot.settings import Settings
@@ -36,9 +38,9 @@ class LanguageDetecting(Protocol):
 
 
 class CrisisDetecting(Protocol):
-    """What the pipeline needs from bot.nlu.crisis.CrisisDetector."""
+    """What the pipeline needs from a crisis detector (bot.nlu.crisis_model.CombinedCrisisDetector)."""
 
-    def is_crisis(self, text: str, language: str | None = None) -> bool: ...
+    def assess(self, text: str, language: str | None = None) -> CrisisVerdict: ...
 
 
 class IntentRanking(Protocol):
@@ -58,6 +60,8 @@ class Understanding:
     intent_confidence: float
     crisis: bool
     ranking: tuple[tuple[str, float], ...]
+    # Not a crisis, but close enough that the bot adds a safety question to its answer.
+    crisis_check: bool = False
 
     def top(self, n: int = 3) -> tuple[tuple[str, float], ...]:
         """The `n` most likely intents, for the low-confidence buttons."""
@@ -96,7 +100,7 @@ class NLU:
         language = guess.code or UNKNOWN_LANGUAGE
         if not _has_content(text):
             return Understanding(text, language, float(guess.confidence), NO_INTENT, 0.0, False, ())
-        crisis = self.crisis_detector.is_crisis(text, language=None if language == UNKNOWN_LANGUAGE else language)
+        verdict = self.crisis_detector.assess(text, language=None if language == UNKNOWN_LANGUAGE else language)
         # The intent model is multilingual, so an undetected language is no reason to skip it; the
         # user's stored language is the better hint then.
         hint = language if language != UNKNOWN_LANGUAGE else user_language
@@ -108,8 +112,9 @@ class NLU:
             language_confidence=float(guess.confidence),
             intent=intent,
             intent_confidence=float(confidence),
-            crisis=bool(crisis),
+            crisis=verdict is CrisisVerdict.CRISIS,
             ranking=ranking,
+            crisis_check=verdict is CrisisVerdict.CHECK,
         )
 
     async def understand_async(

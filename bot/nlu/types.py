@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 
@@ -11,3 +12,11 @@ class LanguageGuess:
 
     code: str
     confidence: float
+
+
+class CrisisVerdict(enum.Enum):
+    """What the crisis check made of a message."""
+
+    NONE = "none"
+    CHECK = "check"  # not a crisis, but close: the bot adds a safety question to its answer
+    CRISIS = "crisis"  # emergency information first
