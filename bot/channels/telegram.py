@@ -69,6 +69,11 @@ HANDLED_GRACE = timedelta(seconds=90)
 # Updates of different users are handled side by side, so that one slow chat (a hanging request, a
 # retried send) does not hold up everyone else; each user's own updates stay in order (_in_order).
 CONCURRENT_UPDATES = 16
+# After each getUpdates that returned, wait this long before the next: under load the updates that arrive
+# meanwhile come in one call instead of one call each (bench/load.py: Bot API calls per update 3.33 ->
+# 2.92, the bot's CPU per update -6%). An update that arrives during the pause waits for it; a long poll
+# still returns the moment an update arrives, so a family writing to an idle bot waits no longer.
+POLL_INTERVAL_SECONDS = 0.02
 # Database work (and the core, which runs in one transaction) runs in worker threads of its own. SQLite
 # takes one writer at a time, and a writer that finds the lock taken sleeps in SQLite's busy handler with
 # a back-off of up to 100 ms: several threads of one process racing for it made throughput collapse under
@@ -637,4 +642,6 @@ def run(settings: Settings) -> None:
             drop_pending_updates=False,
         )
     else:
-        application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+        application.run_polling(
+            allowed_updates=Update.ALL_TYPES, drop_pending_updates=False, poll_interval=POLL_INTERVAL_SECONDS
+        )
