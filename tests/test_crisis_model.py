@@ -54,6 +54,18 @@ COMBINED_FLOORS: dict[str, tuple[float, float]] = {
     "crisis_heldout_test4.tsv": (0.87, 0.09),  # reached 194/216 = 0.898, 12/168 = 7.1%
     "crisis_heldout_test5.tsv": (0.76, 0.12),  # reached 796/1037 = 0.768, 100/934 = 10.7% (a hard set)
 }
+# file: (lowest share of crises, highest share of near-misses) that get the emergency information or the
+# safety question (CrisisVerdict.CHECK). Reached: 186/197 = 0.944, 9/156 = 5.8%; 138/156 = 0.885, 14/150 =
+# 9.3%; 127/150 = 0.847, 12/150 = 8.0%; 203/216 = 0.940, 14/168 = 8.3%; 884/1037 = 0.852, 126/934 = 13.5%.
+REACHED_FLOORS: dict[str, tuple[float, float]] = {
+    "crisis_heldout_test.tsv": (0.92, 0.07),
+    "crisis_heldout_test2.tsv": (0.86, 0.11),
+    "crisis_heldout_test3.tsv": (0.82, 0.10),
+    "crisis_heldout_test4.tsv": (0.91, 0.10),
+    "crisis_heldout_test5.tsv": (0.83, 0.15),
+}
+# Ordinary messages asked the safety question or flagged: 4 of 1,380 measured.
+ORDINARY_REACHED_MAX = 6
 # Ordinary messages of nlu_data/test (none is a crisis) that the combined detector flags: 1 of 1380
 # measured (0 before the written3 files and the 0.2% ordinary target; the lexicons alone: 0).
 ORDINARY_FLAGGED_MAX = 1
@@ -252,6 +264,29 @@ def test_held_out_figures_stay_at_the_level_reached(
     lowest_recall, highest_false_positives = floors
     assert recall >= lowest_recall, f"{name}: recall {recall:.3f}"
     assert false_positives <= highest_false_positives, f"{name}: false positives {false_positives:.1%}"
+
+
+@pytest.mark.parametrize(("name", "floors"), REACHED_FLOORS.items())
+def test_held_out_crises_reached_with_the_safety_question_stay_at_the_level_reached(
+    combined: CombinedCrisisDetector, name: str, floors: tuple[float, float]
+) -> None:
+    rows = _rows(BENCH / name)
+
+    def reached(row: dict[str, str]) -> bool:
+        return combined.assess(row["text"], row["lang"]) is not CrisisVerdict.NONE
+
+    crises = [r for r in rows if r["label"] == "crisis"]
+    near = [r for r in rows if r["label"] == "near_miss"]
+    recall = sum(map(reached, crises)) / len(crises)
+    asked = sum(map(reached, near)) / len(near)
+    assert recall >= floors[0], f"{name}: crises reached {recall:.3f}"
+    assert asked <= floors[1], f"{name}: near-misses flagged or asked {asked:.1%}"
+
+
+def test_ordinary_messages_are_rarely_asked_the_safety_question(combined: CombinedCrisisDetector) -> None:
+    texts = [e.text for e in load_examples(NLU_DATA / "test")]
+    reached = sum(combined.assess(text) is not CrisisVerdict.NONE for text in texts)
+    assert reached <= ORDINARY_REACHED_MAX, f"{reached} ordinary messages asked or flagged"
 
 
 def test_nlu_pipeline_uses_the_combined_detector(tmp_path: Path) -> None:
