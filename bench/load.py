@@ -102,6 +102,23 @@ steps cost eleven Bot API calls: seven messages, and for each of the two button 
 the callback and the removal of the spent buttons. Tried without gain here: uvloop (99 against 113
 updates/s, within the noise), and running the database work on the event loop's thread instead of
 a worker thread (128 and 144 against 113-122: GIL hand-offs between the two threads cost little).
+
+Later (2026-11-29, a third machine of the same kind, slower again: the code above gave 71-74 updates/s
+on SQLite at capacity, at 12.8-13.2 ms of bot CPU per update, and the simulated Telegram needed 6.3-7.2
+ms per update). Nearly every getUpdates returned a single update there (3.3 Bot API calls per update).
+A 20 ms pause after each getUpdates that returned (bot/channels/telegram.py, POLL_INTERVAL_SECONDS)
+batches them; runs alternating without and with it, SQLite at capacity: 71 and 73 -> 80 and 77
+updates/s, bot CPU 13.2 and 12.9 -> 12.0 and 12.3 ms per update, simulated Telegram 7.2 and 6.9 -> 4.9
+and 5.1 ms, API calls per update 3.33 -> 2.92 (a 50 ms pause did no better). Measured after it:
+
+| run | database | updates/s | p50 ms | p95 ms | p99 ms | bot CPU ms/update |
+|---|---|---|---|---|---|---|
+| capacity (over 20 s) | SQLite | 76 | 8,853 | 12,254 | 12,345 | 12.5 |
+| the same | PostgreSQL | 62 | 12,191 | 16,749 | 16,964 | 14.2 |
+| the issue's load (over 55 s) | SQLite | 87 | 734 | 1,215 | 1,289 | 11.1 |
+| the same | PostgreSQL | 53 | 7,710 | 11,804 | 12,096 | 16.5 |
+
+On this machine one bot process is at its capacity below the issue's own load, on both databases.
 """
 
 from __future__ import annotations
