@@ -26,8 +26,8 @@ FEATURE_PREFIX = "#"  # "#death_die": apart from words ("=") and character n-gra
 MIN_STEM = 3  # a shorter stem matches too many unrelated words
 
 _ARABIC_FIRST, _ARABIC_LAST = "\u0621", "\u064a"  # hamza … yeh: the letters, after folding
-# Proclitics as they are written attached: a conjunction (و, ف), then a preposition or the future
-# marker, then the article. Longest first, so that "وال" is tried before "و".
+# Proclitics as they are written attached: a conjunction (و, ف), then a preposition, the future marker
+# or the article (with or without a preposition). Longest first, so that "بال" is tried before "ب".
 _ARABIC_CONJUNCTIONS = ("و", "ف")
 _ARABIC_PROCLITICS = ("بال", "لل", "كال", "ال", "ب", "ل", "ك", "س")
 _ARABIC_MIN_REST = 2
