@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any
 
 from bot.nlu import model_cache
-from bot.nlu.types import CrisisVerdict
 
 log = logging.getLogger(__name__)
 
@@ -453,10 +452,6 @@ class CrisisDetector:
     def is_crisis(self, text: str, language: str | None = None) -> bool:
         """True when the message needs emergency help now; the hinted language is checked first."""
         return self.category(text, language) is not None
-
-    def assess(self, text: str, language: str | None = None) -> CrisisVerdict:
-        """A pattern matches or it does not: the lexicons have no middle ground for a safety question."""
-        return CrisisVerdict.CRISIS if self.is_crisis(text, language) else CrisisVerdict.NONE
 
     def category(self, text: str, language: str | None = None) -> str | None:
         """ "self_harm" | "violence" | "child" | "medical" | "fire" | "threat", or None."""

@@ -438,9 +438,10 @@ def load_or_train(nlu_data_dir: Path, cache_dir: Path | None) -> CrisisModel:
 class CombinedCrisisDetector:
     """Crisis = the lexicons match OR the model's score reaches its threshold.
 
-    The same interface as `CrisisDetector` (`is_crisis`, `assess`, `category`, `match`), so the pipeline
-    and the benchmark use either. The lexicons run first: they are exact about what they know and
-    name the category; the model is asked only when they find nothing.
+    The same interface as `CrisisDetector` (`is_crisis`, `category`, `match`), so the benchmark uses
+    either; the pipeline asks `assess`, which also knows the safety question. The lexicons run first:
+    they are exact about what they know and name the category; the model is asked only when they find
+    nothing.
     """
 
     def __init__(self, lexicons: CrisisDetector, model: CrisisModel | None) -> None:
