@@ -348,8 +348,9 @@ def train_model(examples: Sequence[CrisisExample], concepts: ConceptLexicon | No
     for train, test in splitter.split(matrix, strata):
         fold = svm().fit(matrix[train], labels[train], sample_weight=sample_weights[train])
         out_of_fold[test] = matrix[test] @ strongest(fold.coef_[0]) + fold.intercept_[0]
-    choice = choose_threshold(out_of_fold.tolist(), examples)
-    check = choose_threshold(out_of_fold.tolist(), examples, NEAR_MISS_CHECKS, ORDINARY_CHECKS)
+    scores = out_of_fold.tolist()
+    choice = choose_threshold(scores, examples)
+    check = choose_threshold(scores, examples, NEAR_MISS_CHECKS, ORDINARY_CHECKS)
     final = svm().fit(matrix, labels, sample_weight=sample_weights)
     coef = strongest(final.coef_[0])
     weights = {str(names[i]): float(coef[i]) for i in np.flatnonzero(coef)}
