@@ -309,7 +309,7 @@ class Conversation:
             self._misunderstood(ctx)
             return
         ctx.state.misunderstood = 0
-        redirect = handler(ctx, u) if u is not None else handler(ctx, _Chosen(intent))  # type: ignore[arg-type]
+        redirect = handler(ctx, u if u is not None else _chosen(intent))
         if redirect:
             self.go(ctx, redirect)
 
@@ -406,18 +406,9 @@ class Conversation:
 NOT_OFFERED = {"out_of_scope", "affirm", "deny", "greet", "goodbye", "thanks"}
 
 
-class _Chosen:
+def _chosen(intent: str) -> Understanding:
     """An intent the user picked from the clarification buttons: certain by definition."""
-
-    def __init__(self, intent: str) -> None:
-        self.intent = intent
-        self.intent_confidence = 1.0
-        self.language = "und"
-        self.language_confidence = 0.0
-        self.crisis = False
-        self.crisis_check = False
-        self.ranking = ((intent, 1.0),)
-        self.text = ""
+    return Understanding("", "und", 0.0, intent, 1.0, False, ((intent, 1.0),))
 
 
 def _pressed_crisis(language: str) -> Understanding:
