@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import update
 
 from bot.channels.telegram import webhook_secret
@@ -47,8 +48,9 @@ def test_every_worker_presents_the_same_webhook_secret(tmp_path: Path) -> None:
     assert webhook_secret(make_settings(url, tmp_path, webhook_secret="s3cret")) == "s3cret"
 
 
+@pytest.mark.parametrize("nlu_backend", ["embedded", "rasa"], ids=["on the loop's thread", "in a worker thread"])
 async def test_updates_finishing_together_are_marked_done_in_one_transaction_and_a_failed_one_is_retried(
-    tmp_path: Path,
+    tmp_path: Path, nlu_backend: str
 ) -> None:
     import asyncio
 
@@ -59,9 +61,10 @@ async def test_updates_finishing_together_are_marked_done_in_one_transaction_and
     from bot.channels.telegram import TelegramChannel
     from tests.fakes import KeywordNLU
 
-    services = build_services(make_settings(f"sqlite:///{tmp_path / 'a.db'}", tmp_path), nlu=KeywordNLU())
+    settings = make_settings(f"sqlite:///{tmp_path / 'a.db'}", tmp_path, nlu_backend=nlu_backend)
+    services = build_services(settings, nlu=KeywordNLU())
     channel = TelegramChannel(services, build_conversation(services))
-    for update_id in range(1, 11):
+    for update_id in range(1, 12):
         channel.inbox.record(update_id, {"update_id": update_id})
     batches: list[tuple[int, ...]] = []
     write = channel.inbox.mark_done
@@ -74,13 +77,37 @@ async def test_updates_finishing_together_are_marked_done_in_one_transaction_and
 
     channel.inbox.mark_done = counted  # type: ignore[method-assign]
     await asyncio.gather(*(channel._mark_done(update_id) for update_id in range(1, 6)))
-    # The first finds the way clear; the four that finish meanwhile go together.
-    assert batches == [(1,), (2, 3, 4, 5)]
+    # Five finishing together: one transaction.
+    assert batches == [(1, 2, 3, 4, 5)]
+    await channel._mark_done(11)  # alone: at once, by itself
+    assert batches[1:] == [(11,)]
     outcomes = await asyncio.gather(*(channel._mark_done(i) for i in range(6, 11)), return_exceptions=True)
-    # The failed batch (6) is not forgotten: the next in line writes it with its own.
+    # The failed batch is not forgotten: the next in line writes it again.
     assert isinstance(outcomes[0], OperationalError) and outcomes[1:] == [None] * 4
-    assert batches[2:] == [(6,), (6, 7, 8, 9, 10)]
+    assert batches[2:] == [(6, 7, 8, 9, 10), (6, 7, 8, 9, 10)]
     with services.db.sessions() as session:
         assert set(session.scalars(select(InboxUpdate.status))) == {"done"}
-    channel._db_threads.shutdown()
+    await channel.post_shutdown(None)  # type: ignore[arg-type]
+    services.db.dispose()
+
+
+@pytest.mark.parametrize(
+    ("database", "nlu_backend", "on_loop"),
+    [("sqlite", "embedded", True), ("sqlite", "rasa", False), ("postgres", "embedded", False)],
+)
+async def test_database_work_runs_on_the_loop_only_for_sqlite_with_the_embedded_nlu(
+    tmp_path: Path, database: str, nlu_backend: str, on_loop: bool, request: pytest.FixtureRequest
+) -> None:
+    """The Rasa backend may keep the core waiting for 2 s, and PostgreSQL waits on the network: not on the loop."""
+    import threading
+
+    from bot.app import build_conversation, build_services
+    from bot.channels.telegram import TelegramChannel
+    from tests.fakes import KeywordNLU
+
+    url = f"sqlite:///{tmp_path / 'a.db'}" if database == "sqlite" else request.getfixturevalue("postgres_url")
+    services = build_services(make_settings(url, tmp_path, nlu_backend=nlu_backend), nlu=KeywordNLU())
+    channel = TelegramChannel(services, build_conversation(services))
+    assert (await channel.in_db(threading.get_ident) == threading.get_ident()) is on_loop
+    await channel.post_shutdown(None)  # type: ignore[arg-type]
     services.db.dispose()

@@ -74,11 +74,17 @@ CONCURRENT_UPDATES = 16
 # 2.92, the bot's CPU per update -6%). An update that arrives during the pause waits for it; a long poll
 # still returns the moment an update arrives, so a family writing to an idle bot waits no longer.
 POLL_INTERVAL_SECONDS = 0.02
-# Database work (and the core, which runs in one transaction) runs in worker threads of its own. SQLite
-# takes one writer at a time, and a writer that finds the lock taken sleeps in SQLite's busy handler with
-# a back-off of up to 100 ms: several threads of one process racing for it made throughput collapse under
-# load. One thread queues them instead (the core is CPU-bound Python, so the GIL allowed no parallelism
-# anyway). PostgreSQL locks rows, not the database, and a transaction waits on the network: several threads.
+# Database work (and the core, which runs in one transaction): where it runs.
+# - SQLite with the embedded NLU: on the event loop's own thread. The core then waits on nothing but a
+#   local file, SQLite takes one writer at a time and the GIL lets Python run on one thread at a time,
+#   so a worker thread adds no parallelism, only hand-offs (a wake-up and a GIL switch each way per
+#   call). Runs alternating with and without it (bench/load.py, SQLite at capacity): 153, 158, 149 ->
+#   183, 171, 204 updates/s; the bot's CPU per update 6.4 -> 5.3 ms. A transaction holds the loop for
+#   its few milliseconds, and for as long as another writer (a scheduled job) holds the lock.
+# - The Rasa backend can keep the core waiting for up to its 2 s time-out: a worker thread, so the loop
+#   goes on sending meanwhile. One on SQLite: several threads of one process racing for its lock sleep
+#   in its busy handler with a back-off of up to 100 ms, and throughput collapsed under load.
+# - PostgreSQL locks rows, not the database, and a transaction waits on the network: several threads.
 SQLITE_DB_THREADS = 1
 POSTGRES_DB_THREADS = 4
 # Keep-alive connections to the Bot API for sending (PTB's own default for the bot's requests).
@@ -191,11 +197,16 @@ class TelegramChannel:
             },
         )
         self._health_server: Any = None
-        threads = SQLITE_DB_THREADS if services.db.is_sqlite else POSTGRES_DB_THREADS
-        self._db_threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="aito-db")
+        self._db_threads: ThreadPoolExecutor | None = None  # None: on the loop's thread (see SQLITE_DB_THREADS)
+        if not services.db.is_sqlite:
+            self._db_threads = ThreadPoolExecutor(max_workers=POSTGRES_DB_THREADS, thread_name_prefix="aito-db")
+        elif services.settings.nlu_backend != "embedded":
+            self._db_threads = ThreadPoolExecutor(max_workers=SQLITE_DB_THREADS, thread_name_prefix="aito-db")
 
     async def in_db(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """Run blocking database work (or the core) in the channel's database threads."""
+        """Run blocking database work (or the core) where this database wants it (SQLITE_DB_THREADS)."""
+        if self._db_threads is None:
+            return fn(*args, **kwargs)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._db_threads, functools.partial(fn, *args, **kwargs))
 
@@ -288,11 +299,14 @@ class TelegramChannel:
         return IGNORED if unsent is None else HANDLED
 
     async def _mark_done(self, update_id: int) -> None:
-        """Group commit: updates that finish while a batch is being written go together in the next one.
+        """Group commit: updates that finish together, or while a batch is being written, go in one.
 
         Under load one transaction marks dozens of updates; alone, an update is marked at once as before.
         """
         self._done_waiting.add(update_id)
+        # One turn of the loop for the others finishing now to join: on SQLite the write below does not
+        # pause (it runs on the loop's thread), so nothing could join while it runs.
+        await asyncio.sleep(0)
         async with self._done_lock:
             if update_id not in self._done_waiting:
                 return  # the batch just written carried it
@@ -571,7 +585,8 @@ class TelegramChannel:
 
     async def post_shutdown(self, _application: Application) -> None:  # type: ignore[type-arg]
         await self.stop_health_server()
-        self._db_threads.shutdown(wait=True)
+        if self._db_threads is not None:
+            self._db_threads.shutdown(wait=True)
 
     def start_health_server(self) -> None:
         """/healthz and /metrics on HEALTH_PORT, on this (the bot's) asyncio loop, in polling and webhook mode."""
