@@ -46,6 +46,13 @@ USERS = cast(Table, User.__table__)
 STORED_LANGUAGE = select(USERS.c.language).where(
     USERS.c.channel == bindparam("channel"), USERS.c.external_id == bindparam("external_id")
 )
+# Read on every update: built once, since building it and its cache key anew cost more than running it
+# (a session with this query: 0.44 ms of CPU instead of 0.72, medians on SQLite).
+USER_AND_STATE = (
+    select(User, ConversationState)
+    .outerjoin(ConversationState, ConversationState.user_id == User.id)
+    .where(User.channel == bindparam("channel"), User.external_id == bindparam("external_id"))
+)
 
 
 def clean_text(text: str) -> str:
@@ -129,9 +136,7 @@ class Conversation:
     def _context(self, session: Session, incoming: Incoming) -> Context:
         now = self.services.clock()
         found = session.execute(
-            select(User, ConversationState)
-            .outerjoin(ConversationState, ConversationState.user_id == User.id)
-            .where(User.channel == incoming.user.channel, User.external_id == incoming.user.external_id)
+            USER_AND_STATE, {"channel": incoming.user.channel, "external_id": incoming.user.external_id}
         ).first()
         user, state = found if found is not None else (None, None)
         if user is None:
