@@ -119,6 +119,28 @@ and 5.1 ms, API calls per update 3.33 -> 2.92 (a 50 ms pause did no better). Mea
 | the same | PostgreSQL | 53 | 7,710 | 11,804 | 12,096 | 16.5 |
 
 On this machine one bot process is at its capacity below the issue's own load, on both databases.
+
+Later (2026-11-29, a fourth machine of the same kind, faster: the code above gave 144-158 updates/s on
+SQLite at capacity there, at 6.2-6.7 ms of bot CPU per update). On SQLite with the embedded NLU the
+database work (and the core) now runs on the event loop's own thread instead of a worker thread: one
+SQLite writer and the GIL left the thread no parallelism, only hand-offs (about 30 futex calls per
+update, in `strace -c`). Marking updates done yields one turn of the loop first, so that updates
+finishing together still share a transaction. Runs alternating the code before and after, SQLite at
+capacity: 147, 147, 151 -> 224, 203, 166 updates/s; bot CPU 6.5-6.7 -> 4.4-6.0 ms per update. Then the
+user-and-state query of every update is built once (0.44 instead of 0.72 ms of CPU for a session with
+it). Measured after both, three runs each:
+
+| run | database | updates/s | p50 ms | p99 ms | bot CPU ms/update |
+|---|---|---|---|---|---|
+| capacity (over 20 s) | SQLite | 184, 171, 184 | 1,600, 1,845, 1,220 | 2,265, 3,252, 2,491 | 5.4, 5.8, 5.4 |
+| the same | PostgreSQL | 98, 98, 104 | 6,301, 5,973, 5,284 | 8,748, 9,018, 8,653 | 8.8, 8.9, 8.4 |
+| the issue's load (over 55 s) | SQLite | 91 (all offered) | 39 | 63 (p95 52) | 6.9 |
+| the same | PostgreSQL | 91 (all offered) | 61 | 160 (p95 127) | 9.4 |
+
+PostgreSQL keeps its four worker threads: each statement waits on the network, and on the loop's
+thread that wait would stop everything else. Tried there without a clear gain: the inbox record and the
+stored-language read in autocommit (two round trips fewer: 107, 107, 101 against 106, 109, 101), and
+one or two database threads instead of four (1: 86, 85; 2: 106, 103; 4: 95, 98).
 """
 
 from __future__ import annotations
