@@ -139,7 +139,8 @@ it). Measured after both, three runs each:
 
 PostgreSQL keeps its four worker threads: each statement waits on the network, and on the loop's
 thread that wait would stop everything else. Tried there without a clear gain: the inbox record and the
-stored-language read in autocommit (two round trips fewer: 107, 107, 101 against 106, 109, 101), and
+stored-language read in autocommit (two round trips fewer; updates/s before 107, 107, 101, with it
+106, 109, 101), and
 one or two database threads instead of four (1: 86, 85; 2: 106, 103, 103, 104, 112;
 4: 95, 98, 106, 99, 114).
 """
