@@ -144,6 +144,10 @@ then sat out the thirteen or so round trips of each update. Only an asynchronous
 Tried there without a clear gain: the inbox record and the stored-language read in autocommit (two
 round trips fewer; updates/s before 107, 107, 101, with it 106, 109, 101), and one or two database
 threads instead of four (1: 86, 85; 2: 106, 103, 103, 104, 112; 4: 95, 98, 106, 99, 114).
+
+Also tried, on both databases: recording the updates of one getUpdates in one transaction (a group
+commit, as for marking them done). SQLite 194, 200, 185 updates/s without, 200, 193, 183 with;
+PostgreSQL 106, 103 without, 99, 99 with.
 """
 
 from __future__ import annotations
