@@ -461,8 +461,8 @@ class CombinedCrisisDetector:
         return cls(lexicons, model)
 
     def is_crisis(self, text: str, language: str | None = None) -> bool:
-        """True when the message needs emergency help now."""
-        return self.match(text, language) is not None
+        """True when the message needs emergency help now (without working out its category)."""
+        return self.assess(text, language) is CrisisVerdict.CRISIS
 
     def category(self, text: str, language: str | None = None) -> str | None:
         """The crisis category (the lexicon's when one matches, else the model's), or None."""
