@@ -419,13 +419,13 @@ class FakeDetector:
 
 
 class FakeCrisis:
-    def __init__(self, answer: bool | CrisisVerdict = False) -> None:
-        self.verdict = answer if isinstance(answer, CrisisVerdict) else CrisisVerdict.CRISIS if answer else None
+    def __init__(self, verdict: CrisisVerdict = CrisisVerdict.NONE) -> None:
+        self.verdict = verdict
         self.calls: list[tuple[str, str | None]] = []
 
     def assess(self, text, language=None):
         self.calls.append((text, language))
-        return self.verdict or CrisisVerdict.NONE
+        return self.verdict
 
 
 class RecordingClassifier:
@@ -441,7 +441,7 @@ class RecordingClassifier:
 def test_understand_runs_detection_crisis_and_intent(fixture_classifier: IntentClassifier) -> None:
     from bot.nlu.pipeline import NLU
 
-    detector, crisis = FakeDetector("fi", 0.8), FakeCrisis(False)
+    detector, crisis = FakeDetector("fi", 0.8), FakeCrisis()
     nlu = NLU(detector, crisis, fixture_classifier)
     result = nlu.understand("milloin ryhmä on?", user_language="so", telegram_language="en")
     assert detector.calls == [("milloin ryhmä on?", {"user": "so", "telegram": "en", "recent": ()})]
@@ -457,7 +457,7 @@ def test_understand_runs_detection_crisis_and_intent(fixture_classifier: IntentC
 def test_crisis_flag_is_independent_of_the_intent(fixture_classifier: IntentClassifier) -> None:
     from bot.nlu.pipeline import NLU
 
-    result = NLU(FakeDetector("en"), FakeCrisis(True), fixture_classifier).understand("hello")
+    result = NLU(FakeDetector("en"), FakeCrisis(CrisisVerdict.CRISIS), fixture_classifier).understand("hello")
     assert result.crisis is True and result.crisis_check is False
     assert result.intent == "greet"
 
@@ -474,7 +474,7 @@ def test_a_message_close_to_a_crisis_is_marked_for_a_safety_question(fixture_cla
 def test_blank_message_claims_nothing(fixture_classifier: IntentClassifier) -> None:
     from bot.nlu.pipeline import NLU
 
-    crisis = FakeCrisis(True)
+    crisis = FakeCrisis(CrisisVerdict.CRISIS)
     result = NLU(FakeDetector("und", 0.0), crisis, fixture_classifier).understand("   ")
     assert (result.intent, result.intent_confidence, result.crisis, result.ranking) == ("out_of_scope", 0.0, False, ())
     assert crisis.calls == []
