@@ -1,6 +1,12 @@
-"""The PostgreSQL pool: a connection idle for a while is checked before use, a busy one is not."""
+"""PostgreSQL's engines: the bot's work awaited on the event loop, and pooled connections checked only after idling."""
 
 from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -8,6 +14,16 @@ from sqlalchemy import create_engine, text
 from bot.db import database
 from bot.db.database import Database
 from tests.conftest import POSTGRES_ADMIN_URL
+
+T = TypeVar("T")
+# The two places database work runs: a thread (scheduled jobs, the CLI) and the event loop (the bot's updates).
+WHERE = pytest.mark.parametrize("where", ["in a thread", "on the loop"])
+
+
+def _run(db: Database, where: str, fn: Callable[[], T]) -> T:
+    if where == "in a thread":
+        return fn()
+    return asyncio.run(db.run_on_loop(fn))
 
 
 def _backend_pid(db: Database) -> int:
@@ -22,26 +38,128 @@ def _terminate(pid: int) -> None:
     admin.dispose()
 
 
+@WHERE
 def test_a_connection_that_died_while_idle_is_replaced_before_use(
-    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
     monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 0.0)
     db = Database(postgres_url)
-    first = _backend_pid(db)
-    _terminate(first)  # e.g. the server restarted while the bot was quiet
-    assert _backend_pid(db) != first  # no error: the ping found it dead and the pool connected anew
+
+    def died_and_replaced() -> tuple[int, int]:
+        first = _backend_pid(db)
+        _terminate(first)  # e.g. the server restarted while the bot was quiet
+        return first, _backend_pid(db)  # no error: the ping found it dead and the pool connected anew
+
+    first, second = _run(db, where, died_and_replaced)
+    assert second != first
     db.dispose()
 
 
-def test_a_connection_just_used_is_not_pinged(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+@WHERE
+def test_a_connection_just_used_is_not_pinged(postgres_url: str, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
     monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 3600.0)
     db = Database(postgres_url)
     pings: list[object] = []
-    monkeypatch.setattr(db.engine.dialect, "do_ping", lambda connection: pings.append(connection) or True)
-    for _ in range(5):
+    for engine in (db.blocking_engine, db.loop_engine):
+        assert engine is not None
+        monkeypatch.setattr(engine.dialect, "do_ping", lambda connection: pings.append(connection) or True)
+
+    def checkouts() -> list[int]:
+        counted = []
+        for _ in range(5):
+            _backend_pid(db)
+        counted.append(len(pings))  # none: under load every checkout would otherwise cost a round trip
+        monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 0.0)
         _backend_pid(db)
-    assert pings == []  # under load every checkout would otherwise cost a round trip
-    monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 0.0)
-    _backend_pid(db)
-    assert len(pings) == 1
+        counted.append(len(pings))  # one: idle long enough
+        return counted
+
+    assert _run(db, where, checkouts) == [0, 1]
     db.dispose()
+
+
+def test_a_new_event_loop_gets_new_connections(postgres_url: str) -> None:
+    """asyncpg's connections belong to the loop that opened them; reusing one on another loop fails."""
+    db = Database(postgres_url)
+    first = asyncio.run(db.run_on_loop(_backend_pid, db))
+    assert asyncio.run(db.run_on_loop(_backend_pid, db)) != first
+    db.dispose()
+
+
+def test_postgres_work_on_the_loop_awaits_its_round_trips(postgres_url: str) -> None:
+    """Two slow transactions side by side take the time of one, and the loop serves others meanwhile."""
+    db = Database(postgres_url)
+
+    def slow() -> str:
+        with db.session() as session:
+            session.execute(text("SELECT pg_sleep(0.4)"))
+            return session.get_bind().dialect.driver
+
+    async def main() -> tuple[list[str], float, int]:
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.02)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        started = time.perf_counter()
+        drivers = await asyncio.gather(db.run_on_loop(slow), db.run_on_loop(slow))
+        elapsed = time.perf_counter() - started
+        ticker.cancel()
+        return drivers, elapsed, ticks
+
+    drivers, elapsed, ticks = asyncio.run(main())
+    assert drivers == ["asyncpg", "asyncpg"]
+    assert elapsed < 0.75  # not 0.8 s: neither waited for the other
+    assert ticks >= 10  # the loop was not blocked for the 0.4 s
+    assert slow() == "psycopg"  # outside the loop (a thread, the CLI): the blocking engine
+    db.dispose()
+
+
+def test_a_retried_transaction_on_the_loop_pauses_without_blocking_it(postgres_url: str) -> None:
+    db = Database(postgres_url)
+    attempts: list[int] = []
+
+    def serialization_failure_once(session: object) -> int:
+        attempts.append(1)
+        if len(attempts) == 1:
+            with db.engine.connect() as connection:  # a real SQLSTATE 40001 from the server
+                connection.execute(text("DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40001'; END $$"))
+        return len(attempts)
+
+    async def main() -> tuple[int, int]:
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.005)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        result = await db.run_on_loop(db.transaction, serialization_failure_once)
+        ticker.cancel()
+        return result, ticks
+
+    result, ticks = asyncio.run(main())
+    assert result == 2
+    assert ticks >= 3  # the 50 ms back-off was awaited, not slept on the loop's thread
+    db.dispose()
+
+
+def test_the_loop_engine_takes_only_the_url_options_asyncpg_understands(caplog: pytest.LogCaptureFixture) -> None:
+    assert database.make_loop_engine("sqlite:///aito.db") is None
+    engine = database.make_loop_engine("postgresql://bot:pw@db.example:5433/aito?sslmode=require")
+    assert engine is not None
+    assert (engine.url.drivername, engine.url.port, dict(engine.url.query)) == (
+        "postgresql+asyncpg",
+        5433,
+        {"ssl": "require"},
+    )
+    engine.dispose()
+    with caplog.at_level(logging.WARNING, logger="bot.db.database"):
+        assert database.make_loop_engine("postgresql://bot@db.example/aito?target_session_attrs=read-write") is None
+    assert "target_session_attrs" in caplog.text and "threads" in caplog.text

@@ -93,12 +93,17 @@ async def test_updates_finishing_together_are_marked_done_in_one_transaction_and
 
 @pytest.mark.parametrize(
     ("database", "nlu_backend", "on_loop"),
-    [("sqlite", "embedded", True), ("sqlite", "rasa", False), ("postgres", "embedded", False)],
+    [
+        ("sqlite", "embedded", True),
+        ("sqlite", "rasa", False),
+        ("postgres", "embedded", True),
+        ("postgres", "rasa", False),
+    ],
 )
-async def test_database_work_runs_on_the_loop_only_for_sqlite_with_the_embedded_nlu(
+async def test_database_work_runs_on_the_loop_except_with_rasa(
     tmp_path: Path, database: str, nlu_backend: str, on_loop: bool, request: pytest.FixtureRequest
 ) -> None:
-    """The Rasa backend may keep the core waiting for 2 s, and PostgreSQL waits on the network: not on the loop."""
+    """The Rasa backend may keep the core waiting for 2 s: in worker threads, so the loop goes on meanwhile."""
     import threading
 
     from bot.app import build_conversation, build_services

@@ -75,16 +75,20 @@ CONCURRENT_UPDATES = 16
 # still returns the moment an update arrives, so a family writing to an idle bot waits no longer.
 POLL_INTERVAL_SECONDS = 0.02
 # Database work (and the core, which runs in one transaction): where it runs.
-# - SQLite with the embedded NLU: on the event loop's own thread. The core then waits on nothing but a
-#   local file, SQLite takes one writer at a time and the GIL lets Python run on one thread at a time,
-#   so a worker thread adds no parallelism, only hand-offs (a wake-up and a GIL switch each way per
-#   call). Runs alternating with and without it (bench/load.py, SQLite at capacity): 153, 158, 149 ->
-#   183, 171, 204 updates/s; the bot's CPU per update 6.4 -> 5.3 ms. A transaction holds the loop for
-#   its few milliseconds, and for as long as another writer (a scheduled job) holds the lock.
-# - The Rasa backend can keep the core waiting for up to its 2 s time-out: a worker thread, so the loop
+# - With the embedded NLU: on the event loop's own thread (Database.run_on_loop).
+#   - SQLite: the core then waits on nothing but a local file, SQLite takes one writer at a time and the
+#     GIL lets Python run on one thread at a time, so a worker thread adds no parallelism, only hand-offs
+#     (a wake-up and a GIL switch each way per call). Runs alternating with and without it
+#     (bench/load.py, SQLite at capacity): 153, 158, 149 -> 183, 171, 204 updates/s; the bot's CPU per
+#     update 6.4 -> 5.3 ms. A transaction holds the loop for its few milliseconds, and for as long as
+#     another writer (a scheduled job) holds the lock.
+#   - PostgreSQL: through asyncpg, each round trip awaited, so the loop goes on with other updates
+#     meanwhile. Against four worker threads over psycopg, runs alternating (PostgreSQL at capacity):
+#     108, 135, 123 -> 143, 150, 168 updates/s; the bot's CPU per update 7.4-8.2 -> 5.7-6.7 ms.
+# - The Rasa backend can keep the core waiting for up to its 2 s time-out: worker threads, so the loop
 #   goes on sending meanwhile. One on SQLite: several threads of one process racing for its lock sleep
-#   in its busy handler with a back-off of up to 100 ms, and throughput collapsed under load.
-# - PostgreSQL locks rows, not the database, and a transaction waits on the network: several threads.
+#   in its busy handler with a back-off of up to 100 ms, and throughput collapsed under load. Several on
+#   PostgreSQL, which locks rows, not the database.
 SQLITE_DB_THREADS = 1
 POSTGRES_DB_THREADS = 4
 # Keep-alive connections to the Bot API for sending (PTB's own default for the bot's requests).
@@ -198,15 +202,15 @@ class TelegramChannel:
         )
         self._health_server: Any = None
         self._db_threads: ThreadPoolExecutor | None = None  # None: on the loop's thread (see SQLITE_DB_THREADS)
-        if not services.db.is_sqlite:
-            self._db_threads = ThreadPoolExecutor(max_workers=POSTGRES_DB_THREADS, thread_name_prefix="aito-db")
-        elif services.settings.nlu_backend != "embedded":
-            self._db_threads = ThreadPoolExecutor(max_workers=SQLITE_DB_THREADS, thread_name_prefix="aito-db")
+        db = services.db
+        if services.settings.nlu_backend != "embedded" or not (db.is_sqlite or db.loop_engine is not None):
+            threads = SQLITE_DB_THREADS if db.is_sqlite else POSTGRES_DB_THREADS
+            self._db_threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="aito-db")
 
     async def in_db(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """Run blocking database work (or the core) where this database wants it (SQLITE_DB_THREADS)."""
+        """Run database work (or the core) where this database and NLU want it (SQLITE_DB_THREADS)."""
         if self._db_threads is None:
-            return fn(*args, **kwargs)
+            return await self.services.db.run_on_loop(fn, *args, **kwargs)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._db_threads, functools.partial(fn, *args, **kwargs))
 

@@ -34,7 +34,7 @@ class FloodGuard:
         self.clock = clock
         self._accepted: dict[Hashable, deque[float]] = {}
         self._warned: set[Hashable] = set()
-        self._lock = threading.Lock()  # the core runs in worker threads (PostgreSQL, the Rasa backend)
+        self._lock = threading.Lock()  # with the Rasa backend the core runs in worker threads
         self._checks = 0
 
     def check(self, key: Hashable) -> Verdict:

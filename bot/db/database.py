@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -11,15 +12,19 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.util.concurrency import await_, greenlet_spawn, in_greenlet
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK_KEY = 0x41_49_54_4D  # "AITM": not the scheduler's lock (bot/leader.py)
 PING_AFTER_IDLE_SECONDS = 2.0
+# Query options of DATABASE_URL that asyncpg's connect() takes (its keyword arguments).
+ASYNCPG_URL_OPTIONS = frozenset({"ssl", "timeout", "command_timeout", "statement_cache_size", "direct_tls"})
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -45,18 +50,57 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> Engine:
+def _driver_url(url: str) -> str:
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Engine:
     # hide_parameters: a database error's message (which ends up in the logs) must not carry the values
     # of the statement, which can be message texts and Telegram ids.
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    url = _driver_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
         _sqlite_setup(engine)
         return engine
-    engine = create_engine(url, pool_size=10, max_overflow=20, hide_parameters=True)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow, hide_parameters=True)
     _ping_when_idle(engine)
     return engine
+
+
+def make_loop_engine(url: str) -> Engine | None:
+    """PostgreSQL through asyncpg, for database work on the event loop's thread (Database.run_on_loop).
+
+    Its `sync_engine`: the same blocking-style Engine the rest of the code uses, whose round trips
+    inside greenlet_spawn are awaited on the loop instead of blocking it. None for SQLite, and for a URL
+    with connection options that only libpq understands (the work then stays in worker threads).
+    """
+    parsed = make_url(_driver_url(url))
+    if parsed.get_backend_name() != "postgresql":
+        return None
+    query = dict(parsed.query)
+    if "sslmode" in query:
+        query["ssl"] = query.pop("sslmode")  # asyncpg takes libpq's modes under this name
+    unknown = set(query) - ASYNCPG_URL_OPTIONS
+    if unknown:
+        log.warning("DATABASE_URL options %s are not asyncpg's: database work runs in threads", sorted(unknown))
+        return None
+    parsed = parsed.set(drivername="postgresql+asyncpg", query=query)
+    engine = create_async_engine(parsed, pool_size=10, max_overflow=10, hide_parameters=True).sync_engine
+    _ping_when_idle(engine)
+    return engine
+
+
+class _RoutedSession(Session):
+    """A session on the engine that suits where it runs: the asyncio one inside run_on_loop, else the other."""
+
+    def __init__(self, database: Database, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.database = database
+
+    def get_bind(self, *args: Any, **kwargs: Any) -> Engine:  # type: ignore[override]
+        return self.database.engine
 
 
 def _ping_when_idle(engine: Engine) -> None:
@@ -84,16 +128,48 @@ def _ping_when_idle(engine: Engine) -> None:
 
 
 class Database:
-    """One engine and session factory for the whole process."""
+    """The engines and the session factory of the whole process.
+
+    PostgreSQL has two engines: a blocking one (psycopg) for work in threads (scheduled jobs, the CLI,
+    migrations), and one over asyncpg for the bot's updates, which run on the event loop's thread
+    (run_on_loop). The code is the same for both: `engine` and `sessions` pick the one that suits the
+    caller. Together they keep at most the 30 connections the one engine had.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = make_engine(url)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.loop_engine = make_loop_engine(url)
+        pool = {"pool_size": 5, "max_overflow": 5} if self.loop_engine is not None else {}
+        self.blocking_engine = make_engine(url, **pool)
+        self._engine_loop: asyncio.AbstractEventLoop | None = None  # the loop loop_engine's connections belong to
+        self.sessions = sessionmaker(class_=_RoutedSession, database=self, expire_on_commit=False)
+
+    @property
+    def engine(self) -> Engine:
+        if self.loop_engine is not None and in_greenlet():
+            return self.loop_engine
+        return self.blocking_engine
 
     @property
     def is_sqlite(self) -> bool:
-        return self.engine.dialect.name == "sqlite"
+        return self.blocking_engine.dialect.name == "sqlite"
+
+    async def run_on_loop(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run database work on the event loop's thread: on PostgreSQL its round trips are awaited, not blocked on.
+
+        On SQLite `fn` simply runs: its statements wait on a local file, not on the network.
+        """
+        if self.loop_engine is None:
+            return fn(*args, **kwargs)
+        loop = asyncio.get_running_loop()
+        if loop is not self._engine_loop:
+            # asyncpg's connections belong to the loop that opened them: a new loop (a restart within the
+            # process, a test) must not get a pooled connection of the old one. Dropped, not closed: that
+            # would need the old loop.
+            if self._engine_loop is not None:
+                self.loop_engine.dispose(close=False)
+            self._engine_loop = loop
+        return await greenlet_spawn(fn, *args, **kwargs)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -118,7 +194,7 @@ class Database:
                 if attempt == attempts or not _retryable(error):
                     raise
                 log.warning("database busy, retrying (attempt %d)", attempt)
-                time.sleep(0.05 * attempt)
+                _pause(0.05 * attempt)
         raise AssertionError("unreachable")
 
     def migrate(self) -> None:
@@ -133,7 +209,17 @@ class Database:
             command.upgrade(config, "heads")
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        self.blocking_engine.dispose()
+        if self.loop_engine is not None:
+            self.loop_engine.dispose()
+
+
+def _pause(seconds: float) -> None:
+    """Sleep without holding up the event loop when on it (run_on_loop)."""
+    if in_greenlet():
+        await_(asyncio.sleep(seconds))
+    else:
+        time.sleep(seconds)
 
 
 def _retryable(error: DBAPIError) -> bool:
