@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -218,17 +219,40 @@ async def test_one_users_slow_send_does_not_hold_up_the_others(
 
 
 # ---------------------------------------------------------------------- logs
-def test_database_errors_do_not_carry_the_statement_values(sqlite_url: str) -> None:
-    """Error messages end up in logs: they must not quote message texts or Telegram ids."""
-    from sqlalchemy.exc import IntegrityError
+@pytest.mark.parametrize("on_loop", [False, True], ids=["in a thread", "on the loop"])
+def test_database_errors_do_not_carry_the_statement_values(database_url: str, on_loop: bool) -> None:
+    """Error messages end up in logs: they must not quote message texts or Telegram ids (nor on asyncpg)."""
+    import asyncio
+    import traceback
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError, IntegrityError
 
     from bot.db.database import Database
 
-    db = Database(sqlite_url)
+    db = Database(database_url)
     db.migrate()
-    with pytest.raises(IntegrityError) as error, db.session() as session:
-        session.add(MessageLog(user_id=424242, direction="in", text="a secret text 9q9q"))  # no such user
-    assert "9q9q" not in str(error.value) and "424242" not in str(error.value)
+
+    secret = "a secret text 9q9q"  # not on the line a traceback quotes
+
+    def insert() -> None:
+        with db.session() as session:
+            session.add(MessageLog(user_id=424242, direction="in", text=secret))  # no such user
+
+    def malformed() -> None:  # PostgreSQL quotes a value of the wrong form in the error's message itself
+        with db.session() as session:
+            session.execute(text("SELECT CAST(CAST(:value AS text) AS integer)"), {"value": secret})
+
+    cases: list[tuple[Callable[[], None], type[Exception]]] = [(insert, IntegrityError)]
+    if not db.is_sqlite:  # SQLite casts it to 0
+        cases.append((malformed, DBAPIError))  # DataError from psycopg; asyncpg's adapter maps it to the base class
+    for work, kind in cases:
+        with pytest.raises(kind) as error:
+            asyncio.run(db.run_on_loop(work)) if on_loop else work()
+        # The whole chain, as a traceback in the logs prints it (asyncpg's own error is its cause).
+        printed = "".join(traceback.format_exception(error.value))
+        assert "9q9q" not in printed and "424242" not in printed
+        assert kind is DBAPIError or "FOREIGN KEY" in printed.upper()  # what went wrong is still told
     db.dispose()
 
 

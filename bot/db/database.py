@@ -66,6 +66,7 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Eng
         return engine
     engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow, hide_parameters=True)
     _ping_when_idle(engine)
+    _keep_values_out_of_errors(engine)
     return engine
 
 
@@ -89,6 +90,7 @@ def make_loop_engine(url: str) -> Engine | None:
     parsed = parsed.set(drivername="postgresql+asyncpg", query=query)
     engine = create_async_engine(parsed, pool_size=10, max_overflow=10, hide_parameters=True).sync_engine
     _ping_when_idle(engine)
+    _keep_values_out_of_errors(engine)
     return engine
 
 
@@ -125,6 +127,46 @@ def _ping_when_idle(engine: Engine) -> None:
             engine.dialect.do_ping(dbapi_connection)
         except Exception as error:  # gone (a restart, an idle timeout): the pool connects anew and retries
             raise DisconnectionError() from error
+
+
+def _keep_values_out_of_errors(engine: Engine) -> None:
+    """Cut the row's values out of PostgreSQL's error messages, which end up in logs with their traceback.
+
+    hide_parameters keeps them out of SQLAlchemy's part of a message, but the server's own part quotes
+    them: its DETAIL ("Key (external_id)=(123456789) already exists", "Failing row contains (...)" with a
+    message text in it) and, for a value of the wrong form, the primary message itself ('invalid input
+    syntax for type integer: "..."', SQLSTATE class 22). Both drivers print the DETAIL in str(); asyncpg's
+    error is the cause of the one SQLAlchemy raises, so a traceback prints it too. What stays: the
+    primary message (but for class 22) and the SQLSTATE, enough to tell what went wrong.
+    """
+
+    @event.listens_for(engine, "handle_error")
+    def _redact(context: Any) -> None:
+        original: BaseException = context.original_exception
+        before = str(original)
+        error: BaseException | None = original
+        seen: set[int] = set()
+        while error is not None and id(error) not in seen:
+            seen.add(id(error))
+            _redact_one(error)
+            error = error.__cause__ or error.__context__
+        raised = context.sqlalchemy_exception  # its message quotes the original's, made before this hook
+        if raised is not None and raised.args and isinstance(raised.args[0], str):
+            raised.args = (raised.args[0].replace(before, str(original)), *raised.args[1:])
+
+
+def _redact_one(error: BaseException) -> None:
+    sqlstate = getattr(error, "sqlstate", None)
+    if sqlstate is None or not error.args or not isinstance(error.args[0], str):
+        return
+    diag = getattr(error, "diag", None)  # psycopg: str() is args[0], the whole message with its DETAIL
+    primary = diag.message_primary if diag is not None and diag.message_primary else error.args[0]
+    if sqlstate.startswith("22"):
+        primary = "a value of the wrong form or size"
+    error.args = (f"{primary.splitlines()[0]} (SQLSTATE {sqlstate})",)
+    if hasattr(error, "detail"):  # asyncpg: str() adds its detail and hint attributes
+        error.detail = None  # type: ignore[attr-defined]
+        error.hint = None  # type: ignore[attr-defined]
 
 
 class Database:
