@@ -86,6 +86,28 @@ def test_a_new_event_loop_gets_new_connections(postgres_url: str) -> None:
     db.dispose()
 
 
+def test_the_loop_engine_closes_its_connections_on_its_loop_and_disposing_later_logs_no_error(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = Database(postgres_url)
+
+    async def shutdown() -> int:
+        pid = await db.run_on_loop(_backend_pid, db)
+        await db.close_on_loop()  # the bot's shutdown, while its loop still runs
+        return pid
+
+    pid = asyncio.run(shutdown())
+    admin = create_engine(POSTGRES_ADMIN_URL)
+    with admin.connect() as connection:
+        alive = connection.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid})
+        assert alive.scalar_one() == 0
+    admin.dispose()
+    asyncio.run(db.run_on_loop(_backend_pid, db))  # a connection left open, its loop ended
+    with caplog.at_level(logging.ERROR):
+        db.dispose()
+    assert caplog.records == []  # closing it would need the ended loop ("Exception closing connection")
+
+
 def test_postgres_work_on_the_loop_awaits_its_round_trips(postgres_url: str) -> None:
     """Two slow transactions side by side take the time of one, and the loop serves others meanwhile."""
     db = Database(postgres_url)

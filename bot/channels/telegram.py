@@ -591,6 +591,7 @@ class TelegramChannel:
         await self.stop_health_server()
         if self._db_threads is not None:
             self._db_threads.shutdown(wait=True)
+        await self.services.db.close_on_loop()
 
     def start_health_server(self) -> None:
         """/healthz and /metrics on HEALTH_PORT, on this (the bot's) asyncio loop, in polling and webhook mode."""

@@ -250,10 +250,17 @@ class Database:
             config.attributes["connection"] = connection
             command.upgrade(config, "heads")
 
+    async def close_on_loop(self) -> None:
+        """Close the asyncio engine's connections on the loop they belong to (the bot's shutdown)."""
+        if self.loop_engine is not None and self._engine_loop is asyncio.get_running_loop():
+            await greenlet_spawn(self.loop_engine.dispose)
+
     def dispose(self) -> None:
         self.blocking_engine.dispose()
         if self.loop_engine is not None:
-            self.loop_engine.dispose()
+            # Closing an asyncpg connection needs the loop it belongs to, which may have ended: the
+            # connections are dropped instead, and the server sees their sockets close.
+            self.loop_engine.dispose(close=False)
 
 
 def _pause(seconds: float) -> None:
