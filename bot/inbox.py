@@ -78,7 +78,7 @@ class Inbox:
     def record(self, update_id: int, payload: dict[str, Any]) -> bool:
         """Write the update down. False when it was seen before (a redelivery)."""
         try:
-            with self.db.engine.begin() as connection:
+            with self.db.single_statement() as connection:
                 connection.execute(RECORD, {"key": update_id, "raw": payload, "now": utcnow()})
             return True
         except IntegrityError:

@@ -38,6 +38,34 @@ def test_retry_leaves_recently_handled_updates_to_the_worker_sending_them(databa
     db.dispose()
 
 
+@pytest.mark.parametrize("on_loop", [False, True], ids=["in a thread", "on the loop"])
+def test_recording_an_update_tells_a_redelivery_and_needs_no_transaction(database_url: str, on_loop: bool) -> None:
+    import asyncio
+
+    from sqlalchemy import event, select
+
+    db = Database(database_url)
+    db.migrate()
+    inbox = Inbox(db)
+    isolation: list[str | None] = []
+    for engine in {db.blocking_engine, db.loop_engine} - {None}:
+        event.listen(
+            engine,
+            "before_cursor_execute",
+            lambda conn, *_: isolation.append(conn.get_execution_options().get("isolation_level")),
+        )
+
+    def record_twice() -> tuple[bool, bool]:
+        return inbox.record(7, {"update_id": 7}), inbox.record(7, {"update_id": 7})
+
+    assert (asyncio.run(db.run_on_loop(record_twice)) if on_loop else record_twice()) == (True, False)
+    with db.sessions() as session:  # committed: another connection sees it
+        assert session.scalar(select(InboxUpdate.status).where(InboxUpdate.update_id == 7)) == "received"
+    # PostgreSQL: one INSERT each, in autocommit (no BEGIN and COMMIT round trips around it).
+    assert isolation[:2] == ([None, None] if db.is_sqlite else ["AUTOCOMMIT", "AUTOCOMMIT"])
+    db.dispose()
+
+
 def test_every_worker_presents_the_same_webhook_secret(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'a.db'}"
     first = make_settings(url, tmp_path, telegram_bot_token="123:abc")

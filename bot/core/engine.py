@@ -130,7 +130,7 @@ class Conversation:
 
     def stored_language(self, user: UserRef) -> str | None:
         """The language the user chose, read outside any transaction of the core."""
-        with self.services.db.engine.connect() as connection:
+        with self.services.db.single_statement() as connection:
             return _language_of(connection, user)
 
     def _context(self, session: Session, incoming: Incoming) -> Context:
