@@ -151,6 +151,29 @@ threads instead of four (1: 86, 85; 2: 106, 103, 103, 104, 112; 4: 95, 98, 106, 
 Also tried, on both databases: recording the updates of one getUpdates in one transaction (a group
 commit, as for marking them done). SQLite 194, 200, 185 updates/s without, 200, 193, 183 with;
 PostgreSQL 106, 103 without, 99, 99 with.
+
+Later (2026-11-29, a fifth machine of the same kind; its speed drifted during the session: the
+simulated Telegram's CPU per update, which no change here touches, ranged 1.2-2.8 ms). On PostgreSQL
+the bot's updates now run on the event loop's thread through asyncpg (SQLAlchemy's greenlet bridge
+under the unchanged core), each round trip awaited instead of blocking a worker thread; scheduled
+jobs and the CLI keep psycopg in threads. Runs alternating, PostgreSQL at capacity: four psycopg
+threads 108, 135, 123 updates/s, asyncpg 143, 150, 168 (psycopg's own async mode: 134 and 103, no
+better than the threads); against the code before this session, checked out beside it: 127, 138, 135
+-> 170, 203, 151, bot CPU per update 6.6-7.1 -> 4.8-6.4 ms. Then recording an update and reading the
+stored language in autocommit, two round trips fewer each (0.33 instead of 0.55 ms of CPU per record).
+Measured after both, alternating the databases:
+
+| run | database | updates/s | p50 ms | p95 ms | p99 ms | bot CPU ms/update |
+|---|---|---|---|---|---|---|
+| capacity (over 20 s) | SQLite | 222, 237, 236, 215 | 934, 99, 222, 821 | 1,364, 313, 381, 1,148 | 1,514, 396, 481, 1,248 | 4.0-4.6 |
+| the same | PostgreSQL | 151, 169, 143, 154 | 2,333, 1,799, 2,792, 2,403 | 3,959, 2,878, 4,229, 4,089 | 4,000, 2,932, 4,405, 4,266 | 5.7-6.5 |
+| the issue's load (over 55 s) | SQLite | 91, 91 (all offered) | 39, 35 | 55, 49 | 67, 59 | 5.6-6.5 |
+| the same | PostgreSQL | 91, 91 (all offered) | 34, 28 | 414, 109 | 491, 154 | 7.4-7.9 |
+
+Under the issue's load PostgreSQL's tail varies from run to run; alternating with the code before
+this session: p99 72, 123, 67 ms before, 93, 48, 48 after (p50 29-38 -> 26-27 ms, bot CPU 8.3-8.6 ->
+6.9-7.5 ms per update). All seven SQLite capacity runs on this machine reached 200 updates/s (215-240);
+no PostgreSQL run after the change fell below 143, and two reached 200 (203, and 246 with autocommit).
 """
 
 from __future__ import annotations
