@@ -139,6 +139,41 @@ def test_crisis_gets_emergency_information_first(make_client) -> None:
     assert client.last[0].text == TEXTS.get("en", "crisis.info")
 
 
+class _Fixed:
+    """An NLU that hears every message in one language, with one confidence, as a crisis or not."""
+
+    def __init__(self, language: str, confidence: float, crisis: bool = False) -> None:
+        self.language, self.confidence, self.crisis = language, confidence, crisis
+
+    def understand(self, text: str, **_: object) -> object:
+        from tests.fakes import FixedUnderstanding
+
+        return FixedUnderstanding(text, self.language, self.confidence, "greet", 0.9, self.crisis, (("greet", 0.9),))
+
+
+def test_before_a_language_is_chosen_a_crisis_gets_emergency_information_at_once(make_client) -> None:
+    """The first thing a family writes may be a crisis: not the language menu, the emergency numbers."""
+    client = make_client(nlu=_Fixed("ar", 0.6, crisis=True))
+    client.send("/start")
+    client.send("زوجي يضربني وأنا خائفة")  # typed instead of pressing a language button
+    assert client.last[0].text == TEXTS.get("ar", "crisis.info")  # in the language it was written in
+    assert client.button(t("ar", "handoff.talk_to_person"))
+
+
+def test_before_a_language_is_chosen_typing_its_name_or_writing_in_it_chooses_it(make_client) -> None:
+    named = make_client(user_id="2001", nlu=_Fixed("en", 0.5))
+    named.send("/start")
+    named.send("Af-Soomaali")
+    assert t("so", "onboarding.language_set") in named.text and named.button("✅")
+    written = make_client(user_id="2002", nlu=_Fixed("sw", 0.95))
+    written.send("habari, nataka kujua kuhusu mikutano ya wiki")  # no /start first
+    assert t("sw", "onboarding.language_set") in written.text
+    for user_id, nlu in (("2003", _Fixed("sw", 0.6)), ("2004", _Fixed("uk", 0.99))):  # unsure; not served
+        menu = make_client(user_id=user_id, nlu=nlu)
+        menu.send("привіт, коли зустріч?")
+        assert [b.label for b in menu.buttons] == ["Suomi", "English", "العربية", "Русский", "Soomaali", "Kiswahili"]
+
+
 def test_a_message_close_to_a_crisis_is_answered_and_gets_a_safety_question(make_client) -> None:
     client = make_client()
     onboard(client)

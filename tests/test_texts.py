@@ -64,3 +64,22 @@ def test_phone_numbers_are_isolated_in_arabic() -> None:
     assert isolate_numbers("\u2066116 117\u2069") == "\u2066116 117\u2069"  # not twice
     texts = Texts({code: {"k": "call 116 117"} for code in SERVED_LANGUAGES})
     assert "\u2066" in texts.get("ar", "k") and "\u2066" not in texts.get("en", "k")
+
+
+def test_a_typed_language_name_is_recognised_in_the_forms_families_write_it() -> None:
+    from bot.core.texts import LANGUAGE_NAMES, language_named
+
+    for code, name in LANGUAGE_NAMES.items():
+        assert language_named(name) == code  # the button's own label, typed
+    typed = {
+        "english!": "en",
+        "Af-Soomaali": "so",
+        "عربي": "ar",
+        "по-русски": "ru",
+        "KISWAHILI.": "sw",
+        "suomeksi 🙂": "fi",
+    }
+    for text, code in typed.items():
+        assert language_named(text) == code, text
+    for text in ("I speak English and a little Finnish", "somali shop", "", "🙂", "hello"):
+        assert language_named(text) is None, text  # a sentence is the detector's job, not this list's

@@ -23,7 +23,7 @@ from bot.core.flood import FloodGuard, Verdict
 from bot.core.flows import PAYLOAD_SEPARATOR, FlowError, StepSpec
 from bot.core.messages import Button, Incoming, MediaKind, Recipient, Reply, UserRef, reply_to_json
 from bot.core.services import Services
-from bot.core.texts import LANGUAGE_NAMES
+from bot.core.texts import LANGUAGE_NAMES, language_named
 from bot.db.models import ConversationState, MessageLog, User
 from bot.inbox import locked_status, write_handled
 from bot.nlu.pipeline import NO_INTENT, Understanding
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 INTENT_THRESHOLD = 0.5
 LANGUAGE_SWITCH_CONFIDENCE = 0.85
+LANGUAGE_STEP = "onboarding.language"
 MAX_REDIRECTS = 8
 SAFETY_CHECK = "main.safety_check"  # the safety question below an answer to a message close to a crisis
 MAX_TEXT_FOR_NLU = 1000
@@ -173,10 +174,10 @@ class Conversation:
         if command is not None:
             self._on_command(ctx, *command)
             return
-        if ctx.user.language is None:
-            self.go(ctx, "onboarding.language")
-            return
         text = clean_text(incoming.text or "")
+        if ctx.user.language is None:
+            self._before_language(ctx, text, understanding)
+            return
         if not text:
             self._misunderstood(ctx)
             return
@@ -198,6 +199,21 @@ class Conversation:
                 return
         if understanding is not None:
             self._on_understanding(ctx, understanding)
+
+    def _before_language(self, ctx: Context, text: str, understanding: Understanding | None) -> None:
+        """No language chosen yet. A crisis is answered at once, in the language it was written in. A message
+        that names a served language, or is written in one the detector is sure of, chooses it as its button
+        would. Anything else gets the language menu."""
+        if understanding is not None and understanding.crisis:
+            self.on_crisis(ctx, understanding)
+            return
+        code = language_named(text)
+        if code is None and understanding is not None and understanding.language in SERVED_LANGUAGES:
+            code = understanding.language if understanding.language_confidence >= LANGUAGE_SWITCH_CONFIDENCE else None
+        if code is not None:
+            self._on_payload(ctx, f"{LANGUAGE_STEP}{PAYLOAD_SEPARATOR}{code}")
+            return
+        self.go(ctx, LANGUAGE_STEP)
 
     def user_blocked(self, user: UserRef) -> None:
         """The channel found the user has blocked the bot (Telegram 403): stop writing to them."""
@@ -258,12 +274,12 @@ class Conversation:
 
     def _stale_button(self, ctx: Context) -> None:
         ctx.say(ctx.t("errors.stale_button"))
-        self.go(ctx, "main.menu" if ctx.user.language else "onboarding.language")
+        self.go(ctx, "main.menu" if ctx.user.language else LANGUAGE_STEP)
 
     # ----------------------------------------------------------------- media and commands
     def _on_media(self, ctx: Context, kind: MediaKind) -> None:
         if ctx.user.language is None:
-            self.go(ctx, "onboarding.language")
+            self.go(ctx, LANGUAGE_STEP)
             return
         handler = self.registry.media.get(kind)
         redirect = handler(ctx, kind) if handler else None
@@ -278,7 +294,7 @@ class Conversation:
         handler = self.registry.commands.get(name)
         if handler is None:
             if ctx.user.language is None:
-                self.go(ctx, "onboarding.language")
+                self.go(ctx, LANGUAGE_STEP)
                 return
             ctx.say(ctx.t("errors.unknown_command"))
             self.go(ctx, "main.help")
@@ -291,7 +307,7 @@ class Conversation:
     def _on_understanding(self, ctx: Context, u: Understanding) -> None:
         if u.language not in SERVED_LANGUAGES and u.language != "und" and u.language_confidence >= 0.8:
             ctx.say(ctx.t("language.unserved"))
-            self.go(ctx, "onboarding.language")
+            self.go(ctx, LANGUAGE_STEP)
             return
         if (
             u.language in SERVED_LANGUAGES
@@ -344,7 +360,7 @@ class Conversation:
         self.go(ctx, "main.not_understood")
 
     def _fallback(self, ctx: Context) -> None:
-        self.go(ctx, "main.menu" if ctx.user.language else "onboarding.language")
+        self.go(ctx, "main.menu" if ctx.user.language else LANGUAGE_STEP)
 
     # ----------------------------------------------------------------- steps
     def _current_step(self, ctx: Context) -> StepSpec | None:

@@ -27,6 +27,85 @@ LANGUAGE_NAMES = {
     "so": "Soomaali",
     "sw": "Kiswahili",
 }
+# What a family may type instead of pressing their language's button: its name in each of the six
+# languages, as typed (lower case, no diacritics needed). language_named() reads these.
+LANGUAGE_WORDS = {
+    "fi": (
+        "suomi",
+        "suomeksi",
+        "finnish",
+        "finland",
+        "الفنلندية",
+        "فنلندي",
+        "финский",
+        "по-фински",
+        "finishka",
+        "kifini",
+    ),
+    "en": (
+        "english",
+        "englanti",
+        "englanniksi",
+        "الإنجليزية",
+        "الانجليزية",
+        "انجليزي",
+        "إنجليزي",
+        "английский",
+        "по-английски",
+        "ingiriis",
+        "af ingiriis",
+        "ingiriisi",
+        "kiingereza",
+    ),
+    "ar": (
+        "arabic",
+        "arabia",
+        "arabiaksi",
+        "العربية",
+        "عربي",
+        "عربية",
+        "بالعربي",
+        "арабский",
+        "carabi",
+        "af carabi",
+        "carabiga",
+        "kiarabu",
+    ),
+    "ru": (
+        "russian",
+        "venäjä",
+        "venaja",
+        "venäjäksi",
+        "русский",
+        "по-русски",
+        "русском",
+        "الروسية",
+        "روسي",
+        "ruush",
+        "kirusi",
+    ),
+    "so": (
+        "somali",
+        "soomaali",
+        "af soomaali",
+        "somalia",
+        "somaliksi",
+        "الصومالية",
+        "صومالي",
+        "сомалийский",
+        "kisomali",
+    ),
+    "sw": ("swahili", "kiswahili", "suahili", "swahiliksi", "السواحلية", "سواحلي", "суахили", "sawaaxili"),
+}
+_WORD_TO_LANGUAGE = {
+    " ".join(word.replace("-", " ").split()): code for code, words in LANGUAGE_WORDS.items() for word in words
+}
+
+
+def language_named(text: str) -> str | None:
+    """The served language a short message names ("English", "af soomaali", "عربي"), or None."""
+    words = re.sub(r"[^\w\s-]", " ", text.casefold()).replace("-", " ").split()
+    return _WORD_TO_LANGUAGE.get(" ".join(words)) if 0 < len(words) <= 3 else None
 
 
 # Phone numbers written in groups ("09 2525 0111"): in right-to-left text the groups would be shown in
