@@ -39,8 +39,8 @@ class BotClient:
     def send(self, text: str) -> list[Reply]:
         return self._handle(Incoming(self.user, text=text, language_hint=self.language_hint))
 
-    def send_media(self, kind: MediaKind) -> list[Reply]:
-        return self._handle(Incoming(self.user, media=kind, language_hint=self.language_hint))
+    def send_media(self, kind: MediaKind, caption: str | None = None) -> list[Reply]:
+        return self._handle(Incoming(self.user, media=kind, text=caption, language_hint=self.language_hint))
 
     def press(self, payload: str) -> list[Reply]:
         return self._handle(Incoming(self.user, payload=payload, language_hint=self.language_hint))

@@ -160,6 +160,16 @@ def test_before_a_language_is_chosen_a_crisis_gets_emergency_information_at_once
     assert client.button(t("ar", "handoff.talk_to_person"))
 
 
+def test_a_crisis_in_a_photos_caption_gets_emergency_information_first(make_client) -> None:
+    client = make_client()
+    onboard(client)
+    client.send_media(MediaKind.PHOTO, caption="I want to kill myself")
+    assert client.last[0].text == TEXTS.get("en", "crisis.info")
+    client.send_media(MediaKind.PHOTO, caption="our new flat")
+    assert TEXTS.get("en", "crisis.info") not in [reply.text for reply in client.last]
+    assert client.last  # the photo itself is answered as before
+
+
 def test_before_a_language_is_chosen_typing_its_name_or_writing_in_it_chooses_it(make_client) -> None:
     named = make_client(user_id="2001", nlu=_Fixed("en", 0.5))
     named.send("/start")

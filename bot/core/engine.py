@@ -120,8 +120,11 @@ class Conversation:
         return self.services.db.transaction(work)
 
     def _understand_outside_transaction(self, incoming: Incoming) -> Understanding | None:
-        """NLU may call a remote server: do it before taking the database's write lock."""
-        if incoming.payload or incoming.media or not incoming.text or incoming.command:
+        """NLU may call a remote server: do it before taking the database's write lock.
+
+        A photo's or a video's caption is understood too: only for a crisis (_dispatch), which no media
+        handler must delay."""
+        if incoming.payload or not incoming.text or (incoming.command and incoming.media is None):
             return None
         text = clean_text(incoming.text)
         if not text:
@@ -168,6 +171,9 @@ class Conversation:
             self._on_payload(ctx, incoming.payload)
             return
         if incoming.media is not None:
+            if understanding is not None and understanding.crisis:  # what the caption says comes first
+                self.on_crisis(ctx, understanding)
+                return
             self._on_media(ctx, incoming.media)
             return
         command = incoming.command
