@@ -123,7 +123,7 @@ class Conversation:
         """NLU may call a remote server: do it before taking the database's write lock.
 
         A photo's or a video's caption is understood too: only for a crisis (_dispatch), which no media
-        handler must delay."""
+        handler may delay."""
         if incoming.payload or not incoming.text or (incoming.command and incoming.media is None):
             return None
         text = clean_text(incoming.text)
@@ -170,28 +170,28 @@ class Conversation:
         if incoming.payload is not None:
             self._on_payload(ctx, incoming.payload)
             return
+        text = clean_text(incoming.text or "")
+        if understanding is not None and understanding.crisis:
+            # Emergency information before whatever else the message is: a photo's caption, or the first
+            # words of a family that has not chosen a language yet.
+            if incoming.media is None:
+                self._log_incoming(ctx, text)
+            self.on_crisis(ctx, understanding)
+            return
         if incoming.media is not None:
-            if understanding is not None and understanding.crisis:  # what the caption says comes first
-                self.on_crisis(ctx, understanding)
-                return
             self._on_media(ctx, incoming.media)
             return
         command = incoming.command
         if command is not None:
             self._on_command(ctx, *command)
             return
-        text = clean_text(incoming.text or "")
         if ctx.user.language is None:
             self._before_language(ctx, text, understanding)
             return
         if not text:
             self._misunderstood(ctx)
             return
-        if ctx.user.has_consent:
-            ctx.session.add(MessageLog(user_id=ctx.user.id, direction="in", text=text, created_at=ctx.now))
-        if understanding is not None and understanding.crisis:
-            self.on_crisis(ctx, understanding)
-            return
+        self._log_incoming(ctx, text)
         if understanding is not None and understanding.crisis_check:
             log.info("a message close to a crisis: a safety question goes with the answer")
             ctx.safety_check = True
@@ -206,13 +206,16 @@ class Conversation:
         if understanding is not None:
             self._on_understanding(ctx, understanding)
 
+    @staticmethod
+    def _log_incoming(ctx: Context, text: str) -> None:
+        """The family's message, kept for a counsellor's context: only with consent."""
+        if ctx.user.has_consent:
+            ctx.session.add(MessageLog(user_id=ctx.user.id, direction="in", text=text, created_at=ctx.now))
+
     def _before_language(self, ctx: Context, text: str, understanding: Understanding | None) -> None:
-        """No language chosen yet. A crisis is answered at once, in the language it was written in. A message
-        that names a served language, or is written in one the detector is sure of, chooses it as its button
-        would. Anything else gets the language menu."""
-        if understanding is not None and understanding.crisis:
-            self.on_crisis(ctx, understanding)
-            return
+        """No language chosen yet (a crisis was answered before this). A message that names a served
+        language, or is written in one the detector is sure of, chooses it as its button would. Anything
+        else gets the language menu."""
         code = language_named(text)
         if code is None and understanding is not None and understanding.language in SERVED_LANGUAGES:
             code = understanding.language if understanding.language_confidence >= LANGUAGE_SWITCH_CONFIDENCE else None
