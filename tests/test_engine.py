@@ -114,14 +114,20 @@ def test_two_misunderstandings_in_a_row_keep_offering_a_way_on(make_client) -> N
     assert client.buttons
 
 
+class _Fixed:
+    """An NLU that hears every message in one language, with one confidence, as a crisis or not."""
+
+    def __init__(self, language: str, confidence: float, crisis: bool = False) -> None:
+        self.language, self.confidence, self.crisis = language, confidence, crisis
+
+    def understand(self, text: str, **_: object) -> object:
+        from tests.fakes import FixedUnderstanding
+
+        return FixedUnderstanding(text, self.language, self.confidence, "greet", 0.9, self.crisis, (("greet", 0.9),))
+
+
 def test_language_switch_is_offered_not_forced(make_client) -> None:
-    from tests.fakes import FixedUnderstanding
-
-    class SomaliNLU:
-        def understand(self, text: str, **_: object) -> FixedUnderstanding:
-            return FixedUnderstanding(text, "so", 0.97, "greet", 0.9, False, (("greet", 0.9),))
-
-    client = make_client(nlu=SomaliNLU())
+    client = make_client(nlu=_Fixed("so", 0.97))
     onboard(client)
     client.send("iska warran saaxiib")
     assert "Soomaali" in client.text and client.button("Soomaali")
@@ -137,18 +143,6 @@ def test_crisis_gets_emergency_information_first(make_client) -> None:
     onboard(client)
     client.send("I want to kill myself")
     assert client.last[0].text == TEXTS.get("en", "crisis.info")
-
-
-class _Fixed:
-    """An NLU that hears every message in one language, with one confidence, as a crisis or not."""
-
-    def __init__(self, language: str, confidence: float, crisis: bool = False) -> None:
-        self.language, self.confidence, self.crisis = language, confidence, crisis
-
-    def understand(self, text: str, **_: object) -> object:
-        from tests.fakes import FixedUnderstanding
-
-        return FixedUnderstanding(text, self.language, self.confidence, "greet", 0.9, self.crisis, (("greet", 0.9),))
 
 
 def test_before_a_language_is_chosen_a_crisis_gets_emergency_information_at_once(make_client) -> None:
