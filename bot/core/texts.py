@@ -95,14 +95,19 @@ LANGUAGE_WORDS = {
     ),
     "sw": ("swahili", "kiswahili", "suahili", "swahiliksi", "السواحلية", "سواحلي", "суахили", "sawaaxili"),
 }
-_WORD_TO_LANGUAGE = {
-    " ".join(word.replace("-", " ").split()): code for code, words in LANGUAGE_WORDS.items() for word in words
-}
+
+
+def _words(text: str) -> list[str]:
+    """Lower case, without punctuation; a hyphen separates words ("Af-Soomaali", "по-русски")."""
+    return re.sub(r"[^\w\s-]", " ", text.casefold()).replace("-", " ").split()
+
+
+_WORD_TO_LANGUAGE = {" ".join(_words(word)): code for code, words in LANGUAGE_WORDS.items() for word in words}
 
 
 def language_named(text: str) -> str | None:
     """The served language a short message names ("English", "af soomaali", "عربي"), or None."""
-    words = re.sub(r"[^\w\s-]", " ", text.casefold()).replace("-", " ").split()
+    words = _words(text)
     return _WORD_TO_LANGUAGE.get(" ".join(words)) if 0 < len(words) <= 3 else None
 
 
