@@ -203,7 +203,8 @@ class TelegramChannel:
         self._health_server: Any = None
         self._db_threads: ThreadPoolExecutor | None = None  # None: on the loop's thread (see SQLITE_DB_THREADS)
         db = services.db
-        if services.settings.nlu_backend != "embedded" or not (db.is_sqlite or db.loop_engine is not None):
+        on_loop = services.settings.nlu_backend == "embedded" and (db.is_sqlite or db.loop_engine is not None)
+        if not on_loop:
             threads = SQLITE_DB_THREADS if db.is_sqlite else POSTGRES_DB_THREADS
             self._db_threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="aito-db")
 
