@@ -65,8 +65,7 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Eng
         _sqlite_setup(engine)
         return engine
     engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow, hide_parameters=True)
-    _ping_when_idle(engine)
-    _keep_values_out_of_errors(engine)
+    _postgres_events(engine)
     return engine
 
 
@@ -89,8 +88,7 @@ def make_loop_engine(url: str) -> Engine | None:
         return None
     parsed = parsed.set(drivername="postgresql+asyncpg", query=query)
     engine = create_async_engine(parsed, pool_size=10, max_overflow=10, hide_parameters=True).sync_engine
-    _ping_when_idle(engine)
-    _keep_values_out_of_errors(engine)
+    _postgres_events(engine)
     return engine
 
 
@@ -103,6 +101,12 @@ class _RoutedSession(Session):
 
     def get_bind(self, *args: Any, **kwargs: Any) -> Engine:  # type: ignore[override]
         return self.database.engine
+
+
+def _postgres_events(engine: Engine) -> None:
+    """What both PostgreSQL engines (psycopg and asyncpg) do on checkout and on errors."""
+    _ping_when_idle(engine)
+    _keep_values_out_of_errors(engine)
 
 
 def _ping_when_idle(engine: Engine) -> None:
