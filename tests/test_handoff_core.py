@@ -467,3 +467,14 @@ def test_without_a_translation_server_nothing_is_translated(make_client, clock) 
     room.family("mtu")
     room.family("Mtoto wangu ni mgonjwa")
     assert "🌐" not in room.staff_texts()[-1]
+
+
+def test_media_without_a_file_id_offered_to_a_counsellor_opens_a_ticket(make_client, clock) -> None:
+    """The console's media (and any without a file id) once crashed the "send it to a counsellor" button."""
+    room = make_room(make_client, clock)
+    room.client.send_media(MediaKind.VOICE)
+    assert room.client.text == plain(t("sw", "handoff.media_offer.voice"))
+    room.press(t("sw", "handoff.media_yes"))
+    assert room.ticket().reason == "media"
+    assert t("sw", "handoff.opened", ticket=1) in [r.text for r in room.client.last]
+    assert plain(t("fi", "handoff.staff.media_not_relayed")) in room.staff_texts()[-1]  # staff read Finnish

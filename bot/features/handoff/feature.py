@@ -71,7 +71,10 @@ def register(registry: Registry, services: Services) -> None:
         for text in desk.when_text(ctx.user, ctx.now, urgent=False):
             ctx.say(text)
         if reason == TicketReason.MEDIA and pending_media:
-            kind, ref = MediaKind(pending_media[0]), pending_media[1]
+            # Without a file id (the console; a state kept as [kind] by an earlier version) the
+            # counsellors are told a file came that could not be passed on.
+            kind = MediaKind(pending_media[0])
+            ref = pending_media[1] if len(pending_media) > 1 else None
             desk.relay_from_family(ctx, ticket, text=None, media=kind, media_ref=ref)
         return None
 
@@ -143,7 +146,7 @@ def register(registry: Registry, services: Services) -> None:
             desk.relay_from_family(ctx, ticket, text=ctx.incoming.text, media=kind, media_ref=ctx.incoming.media_ref)
             ctx.go("handoff.noted")
             return None
-        ctx.set_var("handoff_media", [kind.value, ctx.incoming.media_ref] if ctx.incoming.media_ref else [kind.value])
+        ctx.set_var("handoff_media", [kind.value, ctx.incoming.media_ref])
         ctx.go("handoff.media_offer")
         return None
 
