@@ -18,6 +18,19 @@ def test_project_strings_are_complete_in_every_language() -> None:
         assert set(texts.by_language[language]) == english
 
 
+# Finland's numbers a family in danger needs (checked 2026-11): emergency, MIELI crisis helpline, Nollalinja
+# (violence in close relationships), the medical helpline, the Poison Information Centre.
+EMERGENCY_NUMBERS = ("112", "09 2525 0111", "080 005 005", "116 117", "0800 147 111")
+
+
+@pytest.mark.parametrize("key", ["crisis.info", "emergency.info"])
+def test_the_emergency_texts_give_every_number_in_every_language(key: str) -> None:
+    texts = Texts.load(ROOT / "content" / "strings")
+    for language in SERVED_LANGUAGES:
+        text = texts.by_language[language][key]
+        assert [number for number in EMERGENCY_NUMBERS if number not in text] == [], language
+
+
 def test_missing_key_and_placeholder_mismatch_are_reported(tmp_path: Path) -> None:
     for language in SERVED_LANGUAGES:
         (tmp_path / f"{language}.yml").write_text('a: "Hi {name}"\nb: "x"\n', encoding="utf-8")
