@@ -141,7 +141,12 @@ class HandoffDesk:
         values = {"day": day, "date": f"{opening:%d.%m.}", "time": f"{opening:%H:%M}"}
         if urgent:
             return [self.family_t(family, "handoff.urgent_later", **values)]
-        return [self.family_t(family, "handoff.answer_later", **values), self.family_t(family, "emergency.info")]
+        if opening.date() == self.local(now).date():
+            # Before the office opens: "the next working day: Monday 30.11." read oddly on that Monday.
+            later = self.family_t(family, "handoff.answer_later_today", time=values["time"])
+        else:
+            later = self.family_t(family, "handoff.answer_later", **values)
+        return [later, self.family_t(family, "emergency.info")]
 
     def drive_family(self, ctx: Context, ticket: Ticket, ref: str, **values: object) -> None:
         """Move the family (not the person whose message this is) to a step, and send them what it shows."""
