@@ -9,7 +9,7 @@ from bot.settings import ROOT, SERVED_LANGUAGES
 TEXTS = Texts.load(ROOT / "content" / "strings")
 
 
-def t(language: str, key: str, **values: object) -> str:
+def t(language: str, key: str, /, **values: object) -> str:
     from tests.client import plain
 
     return plain(TEXTS.get(language, key, **values))
@@ -117,25 +117,41 @@ def test_two_misunderstandings_in_a_row_keep_offering_a_way_on(make_client) -> N
 class _Fixed:
     """An NLU that hears every message in one language, with one confidence, as a crisis or not."""
 
-    def __init__(self, language: str, confidence: float, crisis: bool = False) -> None:
-        self.language, self.confidence, self.crisis = language, confidence, crisis
+    def __init__(self, language: str, confidence: float, crisis: bool = False, intent: str = "greet") -> None:
+        self.language, self.confidence, self.crisis, self.intent = language, confidence, crisis, intent
 
     def understand(self, text: str, **_: object) -> object:
         from tests.fakes import FixedUnderstanding
 
-        return FixedUnderstanding(text, self.language, self.confidence, "greet", 0.9, self.crisis, (("greet", 0.9),))
+        ranking = ((self.intent, 0.9),)
+        return FixedUnderstanding(text, self.language, self.confidence, self.intent, 0.9, self.crisis, ranking)
 
 
-def test_language_switch_is_offered_not_forced(make_client) -> None:
+def test_language_switch_is_offered_once_not_forced(make_client) -> None:
     client = make_client(nlu=_Fixed("so", 0.97))
     onboard(client)
     client.send("iska warran saaxiib")
-    assert "Soomaali" in client.text and client.button("Soomaali")
+    assert t("en", "language.switch_offer", language="Somali") in client.text  # named in English
+    assert client.button("Soomaali")  # the button in its own language
     client.click(t("en", "language.keep"))
     assert t("en", "chat.greet") in client.text  # the pending intent is answered, still in English
-    client.send("iska warran")
-    client.click("Soomaali")
-    assert t("so", "menu.title") in client.text
+    client.send("iska warran")  # "no" is remembered: answered at once, not asked again
+    assert t("en", "chat.greet") in client.text
+    assert "Soomaali" not in [button.label for button in client.buttons]
+
+
+def test_accepting_a_language_switch_goes_on_in_the_new_language(make_client) -> None:
+    greeting = make_client(user_id="2101", nlu=_Fixed("so", 0.97))
+    onboard(greeting)
+    greeting.send("iska warran")
+    greeting.click("Soomaali")
+    assert t("so", "onboarding.language_set") in greeting.text and t("so", "chat.greet") in greeting.text
+    asking = make_client(user_id="2102", nlu=_Fixed("en", 0.97, intent="change_language"))
+    onboard(asking, "Suomi")
+    asking.send("can you speak english")
+    asking.click("English")  # the switch answers the question: no language menu after it
+    assert t("en", "onboarding.language_set") in asking.text and t("en", "menu.title") in asking.text
+    assert "Suomi" not in [button.label for button in asking.buttons]
 
 
 def test_crisis_gets_emergency_information_first(make_client) -> None:

@@ -23,7 +23,7 @@ from bot.core.flood import FloodGuard, Verdict
 from bot.core.flows import PAYLOAD_SEPARATOR, FlowError, StepSpec
 from bot.core.messages import Button, Incoming, MediaKind, Recipient, Reply, UserRef, reply_to_json
 from bot.core.services import Services
-from bot.core.texts import LANGUAGE_NAMES, language_named
+from bot.core.texts import language_named
 from bot.db.models import ConversationState, MessageLog, User
 from bot.inbox import locked_status, write_handled
 from bot.nlu.pipeline import NO_INTENT, Understanding
@@ -36,6 +36,8 @@ LANGUAGE_SWITCH_CONFIDENCE = 0.85
 LANGUAGE_STEP = "onboarding.language"
 MAX_REDIRECTS = 8
 SAFETY_CHECK = "main.safety_check"  # the safety question below an answer to a message close to a crisis
+# Languages the user said no to switching to: offered once, not again on every message they write in it.
+DECLINED_SWITCHES = "declined_switches"
 MAX_TEXT_FOR_NLU = 1000
 MAX_REPLY_CHARS = 4096
 # "Last contact" (shown in /mydata) to the minute: writing the user's row on every message costs an
@@ -322,9 +324,10 @@ class Conversation:
             u.language in SERVED_LANGUAGES
             and u.language != ctx.user.language
             and u.language_confidence >= LANGUAGE_SWITCH_CONFIDENCE
+            and u.language not in ctx.vars.get(DECLINED_SWITCHES, ())
         ):
             ctx.set_var("switch_to", u.language)
-            ctx.values["language"] = LANGUAGE_NAMES[u.language]
+            ctx.values["language"] = ctx.t(f"language_names.{u.language}")
             ctx.set_var("pending_intent", u.intent if u.intent_confidence >= INTENT_THRESHOLD else None)
             self.go(ctx, "main.switch_language")
             return

@@ -6,6 +6,7 @@ from bot.core.context import Context, Option
 from bot.core.messages import MediaKind
 from bot.core.registry import IntentHandler, Registry
 from bot.core.services import Services
+from bot.core.engine import DECLINED_SWITCHES
 from bot.core.texts import LANGUAGE_NAMES
 
 
@@ -54,11 +55,17 @@ def register(registry: Registry, services: Services) -> None:
 
     @registry.action("apply_language_switch")
     def apply_language_switch(ctx: Context, choice: str) -> str | None:
-        ctx.pop_var("switch_to")
+        offered = ctx.pop_var("switch_to")
         pending = ctx.pop_var("pending_intent")
-        if choice != "keep":
+        if choice == "keep":
+            declined = ctx.vars.get(DECLINED_SWITCHES, [])
+            if offered and offered not in declined:
+                ctx.set_var(DECLINED_SWITCHES, [*declined, offered])
+        else:
             ctx.user.language = choice
             ctx.say(ctx.t("onboarding.language_set"))
+            if pending == "change_language":
+                pending = None  # "can you speak English?": answered by the switch just made
         if pending and pending in ctx.services.registry.intents:
             ctx.conversation.route_intent(ctx, pending)
             return None
