@@ -188,7 +188,7 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
         if ctx.language == FINNISH:
             ctx.set_var("bk_interp", NO_INTERPRETER)  # the counsellors speak Finnish: nothing to ask
             return "booking.confirm"
-        ctx.values["language"] = LANGUAGE_NAMES.get(ctx.language, ctx.language)
+        ctx.values["language"] = ctx.t(f"language_names.{ctx.language}")
         return None
 
     @registry.action("booking_set_interpreter")
