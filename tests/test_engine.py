@@ -127,6 +127,47 @@ class _Fixed:
         return FixedUnderstanding(text, self.language, self.confidence, self.intent, 0.9, self.crisis, ranking)
 
 
+class _Unsure:
+    """An NLU that ranks every (English) message the same way."""
+
+    def __init__(self, *ranking: tuple[str, float]) -> None:
+        self.ranking = ranking
+
+    def understand(self, text: str, **_: object) -> object:
+        from tests.fakes import FixedUnderstanding
+
+        intent, confidence = self.ranking[0]
+        return FixedUnderstanding(text, "en", 0.9, intent, confidence, False, self.ranking)
+
+
+def test_an_unsure_message_offers_the_likeliest_topics_but_never_erasing_the_data(make_client) -> None:
+    ranking = (
+        ("privacy_delete", 0.3),
+        ("cancel_booking", 0.2),  # this family has no booking to move or cancel
+        ("topic_housing", 0.15),
+        ("topic_money", 0.1),
+        ("topic_health", 0.08),
+        ("topic_school", 0.05),
+    )
+    client = make_client(nlu=_Unsure(*ranking))
+    onboard(client)
+    client.send("the papers from the office about the flat")
+    assert t("en", "nlu.clarify") in client.text
+    labels = [button.label for button in client.buttons]
+    assert labels[:3] == [t("en", f"intent.{intent}") for intent in ("topic_housing", "topic_money", "topic_health")]
+    client.click(t("en", "intent.topic_money"))
+    assert "Kela" in client.text
+
+
+def test_a_message_surely_out_of_scope_is_not_understood_instead_of_guessed_at(make_client) -> None:
+    client = make_client(nlu=_Unsure(("out_of_scope", 0.99), ("topic_housing", 0.004), ("topic_money", 0.003)))
+    onboard(client)
+    client.send("what is the weather tomorrow")
+    assert t("en", "errors.not_understood") in client.text
+    assert t("en", "intent.topic_housing") not in [button.label for button in client.buttons]
+    assert client.button(t("en", "handoff.talk_to_person"))
+
+
 def test_language_switch_is_offered_once_not_forced(make_client) -> None:
     client = make_client(nlu=_Fixed("so", 0.97))
     onboard(client)

@@ -331,9 +331,11 @@ class Conversation:
             ctx.set_var("pending_intent", u.intent if u.intent_confidence >= INTENT_THRESHOLD else None)
             self.go(ctx, "main.switch_language")
             return
-        if u.intent_confidence < INTENT_THRESHOLD or u.intent not in self.registry.intents:
+        if u.intent_confidence < INTENT_THRESHOLD:
             self._clarify(ctx, u)
             return
+        # Sure it is none of ours ("asdfgh", the weather): "not understood" with a person to ask, not three
+        # guesses at near-zero scores.
         self.route_intent(ctx, u.intent, u)
 
     def route_intent(self, ctx: Context, intent: str, u: Understanding | None = None) -> None:
@@ -347,12 +349,14 @@ class Conversation:
             self.go(ctx, redirect)
 
     def _clarify(self, ctx: Context, u: Understanding) -> None:
+        guesses = self.registry.guesses
         choices = [
             intent
             for intent, _score in u.ranking
             if intent in self.registry.intents
             and intent not in NOT_OFFERED
             and ctx.services.texts.has(f"intent.{intent}")
+            and (intent not in guesses or guesses[intent](ctx))
         ][:3]
         if not choices:
             self._misunderstood(ctx)

@@ -33,6 +33,9 @@ class Registry:
     # Commands that still work while a counsellor conversation is open, etc.
     staff_commands: dict[str, CommandHandler] = field(default_factory=dict)
     intents: dict[str, IntentHandler] = field(default_factory=dict)
+    # When the NLU is unsure, its likeliest intents are offered as buttons; an intent listed here is offered
+    # only when its condition holds ("my bookings" to a family that has one; "delete my data" never).
+    guesses: dict[str, Condition] = field(default_factory=dict)
     deep_links: dict[str, CommandHandler] = field(default_factory=dict)
     media: dict[MediaKind, MediaHandler] = field(default_factory=dict)
     crisis: list[CrisisHandler] = field(default_factory=list)

@@ -97,6 +97,8 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
     def booking_has_bookings(ctx: Context) -> bool:
         return bool(future_bookings(ctx.session, ctx.user.id, ctx.now))
 
+    registry.guesses["cancel_booking"] = booking_has_bookings
+
     @registry.condition("booking_can_book_more")
     def booking_can_book_more(ctx: Context) -> bool:
         return can_book_more(ctx)

@@ -59,6 +59,9 @@ def register(registry: Registry, services: Services) -> None:
     def privacy_delete(_ctx: Context, _understanding: Any) -> str:
         return "privacy.confirm_delete"
 
+    # Erasing everything is asked for, never suggested as a guess at an unclear message.
+    registry.guesses["privacy_delete"] = lambda _ctx: False
+
     @registry.action("privacy_overview")
     def privacy_overview(ctx: Context) -> None:
         ctx.values["days"] = services.settings.retention_days
