@@ -235,6 +235,15 @@ def test_before_a_language_is_chosen_typing_its_name_or_writing_in_it_chooses_it
         assert [b.label for b in menu.buttons] == ["Suomi", "English", "العربية", "Русский", "Soomaali", "Kiswahili"]
 
 
+def test_the_question_of_a_first_message_is_answered_once_onboarding_is_done(make_client) -> None:
+    client = make_client(nlu=_Fixed("sw", 0.95, intent="topic_money"))
+    client.send("habari, nahitaji msaada na Kela")  # the first message, no language chosen
+    assert t("sw", "onboarding.language_set") in client.text
+    client.click("✅")
+    assert t("sw", "privacy.thanks") in client.text
+    assert "Kela" in client.text and t("sw", "menu.title") not in client.text  # the answer, not the menu
+
+
 def test_a_message_close_to_a_crisis_is_answered_and_gets_a_safety_question(make_client) -> None:
     client = make_client()
     onboard(client)

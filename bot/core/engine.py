@@ -38,6 +38,9 @@ MAX_REDIRECTS = 8
 SAFETY_CHECK = "main.safety_check"  # the safety question below an answer to a message close to a crisis
 # Languages the user said no to switching to: offered once, not again on every message they write in it.
 DECLINED_SWITCHES = "declined_switches"
+# The intent of a first message that chose the language: answered once onboarding is done (the intent's
+# name is kept, not the text, since consent has not been asked yet).
+FIRST_QUESTION = "first_question"
 MAX_TEXT_FOR_NLU = 1000
 MAX_REPLY_CHARS = 4096
 # "Last contact" (shown in /mydata) to the minute: writing the user's row on every message costs an
@@ -222,6 +225,13 @@ class Conversation:
         if code is None and understanding is not None and understanding.language in SERVED_LANGUAGES:
             code = understanding.language if understanding.language_confidence >= LANGUAGE_SWITCH_CONFIDENCE else None
         if code is not None:
+            if (
+                understanding is not None
+                and understanding.intent_confidence >= INTENT_THRESHOLD
+                and understanding.intent in self.registry.intents
+                and understanding.intent not in NOT_OFFERED | {"change_language"}
+            ):
+                ctx.set_var(FIRST_QUESTION, understanding.intent)
             self._on_payload(ctx, f"{LANGUAGE_STEP}{PAYLOAD_SEPARATOR}{code}")
             return
         self.go(ctx, LANGUAGE_STEP)

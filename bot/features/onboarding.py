@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.core.context import Context, Option
+from bot.core.engine import FIRST_QUESTION
 from bot.core.registry import Registry
 from bot.core.services import Services
 from bot.core.texts import LANGUAGE_NAMES
@@ -20,12 +21,17 @@ def language_order(hint: str | None) -> list[str]:
 
 
 def after_onboarding(ctx: Context) -> str | None:
-    """Where to go once language and consent are settled: a pending deep link, or the menu."""
+    """Where to go once language and consent are settled: a pending deep link, the question the first
+    message asked, or the menu."""
     link = ctx.pop_var("after_onboarding")
+    question = ctx.pop_var(FIRST_QUESTION)
     if link:
         redirect = open_deep_link(ctx, str(link))
         if redirect is not None or ctx.replies:
             return redirect
+    if question in ctx.services.registry.intents:
+        ctx.conversation.route_intent(ctx, str(question))
+        return None
     return "main.menu"
 
 
