@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from bot.core.context import Context, Option
+from bot.core.engine import DECLINED_SWITCHES
 from bot.core.messages import MediaKind
 from bot.core.registry import IntentHandler, Registry
 from bot.core.services import Services
-from bot.core.engine import DECLINED_SWITCHES
 from bot.core.texts import LANGUAGE_NAMES
 
 
