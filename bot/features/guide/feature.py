@@ -11,15 +11,16 @@ from bot.core.services import Services
 from bot.db.models import GuideFeedback
 from bot.features.guide.library import FLOW_LINKS, GuideLibrary, Section
 
-# The intent contract's topics and the sections that answer them.
-TOPIC_SECTIONS = {
-    "topic_health": "health",
-    "topic_mental_health": "wellbeing",
-    "topic_family": "parenting",
-    "topic_school": "school",
-    "topic_work_study": "work",
-    "topic_money": "money",
-    "topic_housing": "housing",
+# The intent contract's topics and the sections that answer them. Where one intent covers two sections
+# ("work and studies"), the family picks one: nothing in the intent tells a job from a Finnish course.
+TOPIC_SECTIONS: dict[str, tuple[str, ...]] = {
+    "topic_health": ("health",),
+    "topic_mental_health": ("wellbeing",),
+    "topic_family": ("parenting",),
+    "topic_school": ("school",),
+    "topic_work_study": ("work", "language-studies"),
+    "topic_money": ("money",),
+    "topic_housing": ("housing",),
 }
 # "what next" flow links → (the flow step they open, the string labelling the button)
 LINK_TARGETS = {
@@ -141,18 +142,30 @@ def register(registry: Registry, services: Services) -> None:
         ctx.set_var("guide_page", 0)
         return "guide.page"
 
-    registry.intents["guide_topics"] = lambda _ctx, _u: "guide.topics"
-    for intent, section_id in TOPIC_SECTIONS.items():
-        registry.intents[intent] = _open_summary(section_id)
+    @registry.provider("guide_topic_sections")
+    def guide_topic_sections(ctx: Context) -> list[Option]:
+        found = (library.get(ctx.language, section_id) for section_id in ctx.vars.get("guide_choices", []))
+        return [Option(s.id, f"{s.icon} {s.title}") for s in found if s is not None]
 
-
-def _open_summary(section_id: str) -> IntentHandler:
-    def handler(ctx: Context, _understanding: object) -> str:
+    @registry.action("open_summary")
+    def open_summary(ctx: Context, section_id: str) -> str:
+        ctx.pop_var("guide_choices")
         ctx.set_var("guide_section", section_id)
         ctx.set_var("guide_page", 0)
         return "guide.summary"
 
-    return handler
+    def topic_handler(section_ids: tuple[str, ...]) -> IntentHandler:
+        def handler(ctx: Context, _understanding: object) -> str | None:
+            if len(section_ids) == 1:
+                return open_summary(ctx, section_ids[0])
+            ctx.set_var("guide_choices", list(section_ids))
+            return "guide.choose"
+
+        return handler
+
+    registry.intents["guide_topics"] = lambda _ctx, _u: "guide.topics"
+    for intent, section_ids in TOPIC_SECTIONS.items():
+        registry.intents[intent] = topic_handler(section_ids)
 
 
 def _escape(text: str) -> str:
