@@ -168,6 +168,22 @@ def test_a_message_surely_out_of_scope_is_not_understood_instead_of_guessed_at(m
     assert client.button(t("en", "handoff.talk_to_person"))
 
 
+def test_a_long_message_offers_a_person_and_the_two_likeliest_topics(make_client) -> None:
+    client = make_client(nlu=_Unsure(("topic_housing", 0.7), ("topic_money", 0.2), ("topic_school", 0.1)))
+    onboard(client)
+    situation = "We came in August. The flat is cold and the landlord does not answer. " * 5  # 350 characters
+    client.send(situation)
+    assert t("en", "nlu.long_message") in client.text
+    labels = [button.label for button in client.buttons]
+    assert labels[:2] == [t("en", "intent.topic_housing"), t("en", "intent.topic_money")]
+    client.click(t("en", "handoff.talk_to_person"))
+    assert t("en", "handoff.opened", ticket=1) in client.text  # a request for a person, as from the menu
+    short = make_client(user_id="2201", nlu=_Unsure(("topic_housing", 0.7), ("topic_money", 0.2)))
+    onboard(short)
+    short.send("The flat is cold")
+    assert t("en", "nlu.long_message") not in short.text  # a short one is answered at once
+
+
 def test_language_switch_is_offered_once_not_forced(make_client) -> None:
     client = make_client(nlu=_Fixed("so", 0.97))
     onboard(client)

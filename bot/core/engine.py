@@ -32,6 +32,8 @@ from bot.settings import SERVED_LANGUAGES
 log = logging.getLogger(__name__)
 
 INTENT_THRESHOLD = 0.5
+# Three times the longest example the intent model learned from (nlu_data/: about 100 characters).
+LONG_MESSAGE_CHARS = 300
 LANGUAGE_SWITCH_CONFIDENCE = 0.85
 LANGUAGE_STEP = "onboarding.language"
 MAX_REDIRECTS = 8
@@ -341,6 +343,9 @@ class Conversation:
             ctx.set_var("pending_intent", u.intent if u.intent_confidence >= INTENT_THRESHOLD else None)
             self.go(ctx, "main.switch_language")
             return
+        if len(u.text) >= LONG_MESSAGE_CHARS and "handoff" in self.registry.features:
+            self._long_message(ctx, u)
+            return
         if u.intent_confidence < INTENT_THRESHOLD:
             self._clarify(ctx, u)
             return
@@ -358,16 +363,27 @@ class Conversation:
         if redirect:
             self.go(ctx, redirect)
 
-    def _clarify(self, ctx: Context, u: Understanding) -> None:
+    def _offerable(self, ctx: Context, u: Understanding) -> list[str]:
+        """The intents of the ranking that may be offered as buttons, likeliest first."""
         guesses = self.registry.guesses
-        choices = [
+        return [
             intent
             for intent, _score in u.ranking
             if intent in self.registry.intents
             and intent not in NOT_OFFERED
             and ctx.services.texts.has(f"intent.{intent}")
             and (intent not in guesses or guesses[intent](ctx))
-        ][:3]
+        ]
+
+    def _long_message(self, ctx: Context, u: Understanding) -> None:
+        """A long message is often a family's whole situation, several needs at once, and far longer than
+        anything the intent model learned from: a counsellor is offered first, the likeliest topics below."""
+        ctx.state.misunderstood = 0
+        ctx.set_var("clarify", self._offerable(ctx, u)[:2])
+        self.go(ctx, "main.long_message")
+
+    def _clarify(self, ctx: Context, u: Understanding) -> None:
+        choices = self._offerable(ctx, u)[:3]
         if not choices:
             self._misunderstood(ctx)
             return
