@@ -39,4 +39,6 @@ async def running_bot(settings: Settings, api: FakeBotApi, nlu: Understands) -> 
         await application.updater.stop()
         await application.stop()
         await application.shutdown()
+        assert application.post_shutdown is not None
+        await application.post_shutdown(application)  # as run_polling does on the way out
         services.db.dispose()

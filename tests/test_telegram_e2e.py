@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,17 @@ async def test_start_language_consent_menu_and_commands(api: FakeBotApi, sqlite_
         assert len(api.answered_callbacks) == 2
         # a command menu was registered for every served language
         assert set(api.commands) == {None, "fi", "en", "ar", "ru", "so", "sw"}
+
+
+async def test_what_start_up_built_is_kept_out_of_the_collectors_way_while_the_bot_runs(
+    api: FakeBotApi, sqlite_url: str, tmp_path: Path
+) -> None:
+    """A full collection walking the start-up's objects (the NLU's models) would stall every update."""
+    assert gc.get_freeze_count() == 0
+    async with running_bot(make_settings(sqlite_url, tmp_path), api, KeywordNLU()):
+        assert gc.get_freeze_count() > 10_000
+        await onboard(api)  # and the bot works as before
+    assert gc.get_freeze_count() == 0, "unfrozen at shutdown"
 
 
 async def test_sticker_gets_a_friendly_reply(api: FakeBotApi, sqlite_url: str, tmp_path: Path) -> None:
