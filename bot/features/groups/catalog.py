@@ -48,6 +48,8 @@ class Catalog:
     # reminder label ("24h") → how long before the start it is sent, largest first
     reminders: tuple[tuple[str, timedelta], ...] = ()
     sample: bool = False
+    # municipality key → other ways families write its name (`also_written:`), for recognising it in messages
+    spellings: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def municipality_name(self, key: str, language: str) -> str:
         names = self.municipalities.get(key) or {}
@@ -86,6 +88,18 @@ def parse_catalog(raw: Any, source: str = "content/groups.yml") -> tuple[Catalog
     municipalities: dict[str, dict[str, str]] = {}
     for key, names in (raw.get("municipalities") or {}).items():
         municipalities[str(key)] = _localized(names, f"{source}: municipality {key!r}", problems)
+    spellings: dict[str, tuple[str, ...]] = {}
+    also_written = raw.get("also_written") or {}
+    if not isinstance(also_written, dict):
+        problems.append(f"{source}: also_written: expected a town key with a list of spellings on each line")
+        also_written = {}
+    for key, written in also_written.items():
+        if str(key) not in municipalities:
+            problems.append(f"{source}: also_written: {key!r} is not listed under `municipalities:`")
+        if not isinstance(written, list) or not all(isinstance(s, str | int) and str(s).strip() for s in written):
+            problems.append(f"{source}: also_written: {key!r} needs a list of spellings, like [Kemissä, كمي]")
+            continue
+        spellings[str(key)] = tuple(str(spelling).strip() for spelling in written)
     reminders: list[tuple[str, timedelta]] = []
     for label in raw.get("reminders_before") or DEFAULT_REMINDERS:
         try:
@@ -152,7 +166,7 @@ def parse_catalog(raw: Any, source: str = "content/groups.yml") -> tuple[Catalog
                 sample=bool(entry.get("sample", raw.get("sample", False))),
             )
         )
-    catalog = Catalog(tuple(groups), municipalities, tuple(reminders), bool(raw.get("sample", False)))
+    catalog = Catalog(tuple(groups), municipalities, tuple(reminders), bool(raw.get("sample", False)), spellings)
     return catalog, problems
 
 

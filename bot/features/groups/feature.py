@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, update
@@ -15,7 +16,7 @@ from bot.core.context import Context, Option
 from bot.core.messages import Attachment
 from bot.core.registry import Registry
 from bot.core.services import Services
-from bot.core.texts import LANGUAGE_NAMES, Safe
+from bot.core.texts import Safe
 from bot.db.models import User
 from bot.features.groups.calendar import group_calendar
 from bot.features.groups.catalog import (
@@ -31,9 +32,13 @@ from bot.features.groups.occurrences import ensure_occurrences, next_happening, 
 from bot.features.groups.reminders import plan_reminders
 from bot.features.groups.schedule import parse_clock, parse_duration
 from bot.features.groups.staff_commands import register_staff_commands
+from bot.features.groups.towns import TownNames, words
 from bot.outbox import Delivery, delivery_for
 from bot.outbox_models import CANCELLED as OUTBOX_CANCELLED
 from bot.outbox_models import PENDING, OutboxMessage
+
+if TYPE_CHECKING:
+    from bot.nlu.pipeline import Understanding
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +46,15 @@ RSVP_WINDOW = timedelta(days=70)
 # Outbox kinds whose keys start with `<kind>:<subscription id>:`.
 SUBSCRIPTION_KINDS = ("group.reminder", "group.cancelled", "group.moved")
 CANCELLED_SHOWN_AHEAD = timedelta(days=21)
+# Steps that show one group (the one in `groups_group`): there "remind me" means this group.
+GROUP_PAGES = frozenset({"details", "calendar", "need_consent", "subscribed", "unsubscribed"})
+# A town typed at "Where do you live?" is taken as the answer when the message is short, or when the NLU
+# reads it as about the groups (or reads nothing certain); "I need a doctor in Kemi" goes to the NLU.
+SHORT_ANSWER_WORDS = 4
+TOWN_ANSWER_INTENTS = frozenset({"group_schedule", "reminders_on", "out_of_scope", "affirm", "greet"})
+CERTAIN_INTENT = 0.5
+# Between the items of a list in a sentence (Arabic has its own comma).
+LIST_SEPARATORS = {"ar": "، "}
 
 
 class GroupsService:
@@ -56,6 +70,7 @@ class GroupsService:
             # `content check` reports the problems; the bot still runs with the groups already imported.
             log.error("content/groups.yml has problems; run `python -m bot content check`")
             self.catalog = Catalog(reminders=tuple((label, parse_duration(label)) for label in DEFAULT_REMINDERS))
+        self.towns = TownNames.build(self.catalog.municipalities, self.catalog.spellings)
         self.delivery: Delivery = delivery_for(services)
         self._seeded = False
 
@@ -200,6 +215,22 @@ def register(registry: Registry, services: Services) -> None:
         ctx.set_var("groups_back", "list")
         return "groups.list"
 
+    def town_list(ctx: Context, text: str) -> str | None:
+        """The groups of the town that `text` names ("when is the meeting in Tornio"), or None."""
+        key = groups.towns.find(text)
+        return choose_municipality(ctx, key) if key is not None else None
+
+    @registry.input("town_named")
+    def town_named(ctx: Context, text: str) -> str | None:
+        """A town typed instead of pressing its button: "Tornio", "asun Kemissä", "في كيمي"."""
+        u = ctx.understanding
+        about_something_else = (
+            u is not None and u.intent_confidence >= CERTAIN_INTENT and u.intent not in TOWN_ANSWER_INTENTS
+        )
+        if about_something_else and len(words(text)) > SHORT_ANSWER_WORDS:
+            return None
+        return town_list(ctx, text)
+
     def groups_in_town(ctx: Context) -> list[Group]:
         town = ctx.vars.get("groups_municipality")
         return [group for group in active_groups(ctx) if group.municipality == town]
@@ -258,7 +289,9 @@ def register(registry: Registry, services: Services) -> None:
                 next=next_text(ctx, group),
                 address=group.address,
                 directions=group.directions(ctx.language),
-                languages=", ".join(LANGUAGE_NAMES.get(code, code) for code in group.language_list),
+                languages=LIST_SEPARATORS.get(ctx.language, ", ").join(
+                    language_name(ctx, code) for code in group.language_list
+                ),
             ),
             *cancelled_lines(ctx, group),
             ctx.t("groups.interpreter_yes" if group.interpreter else "groups.interpreter_no"),
@@ -268,6 +301,11 @@ def register(registry: Registry, services: Services) -> None:
             lines.append(ctx.t("groups.you_get_reminders"))
         ctx.say("\n".join(lines))
         return None
+
+    def language_name(ctx: Context, code: str) -> str:
+        """A language as the user's language calls it ("Arabic", "арабский")."""
+        key = f"language_names.{code}"
+        return ctx.t(key) if ctx.services.texts.has(key) else code
 
     @registry.condition("group_subscribed")
     def group_subscribed(ctx: Context) -> bool:
@@ -453,16 +491,20 @@ def register(registry: Registry, services: Services) -> None:
 
     # ------------------------------------------------------------------ intents and the deep link
     @registry.intent("group_schedule")
-    def group_schedule(ctx: Context, _understanding: object) -> str:
-        return "groups.start"
+    def group_schedule(ctx: Context, understanding: Understanding) -> str:
+        return town_list(ctx, understanding.text) or "groups.start"
 
     @registry.intent("reminders_on")
-    def reminders_on(ctx: Context, _understanding: object) -> str:
+    def reminders_on(ctx: Context, understanding: Understanding) -> str:
+        # Looking at one group, "remind me" is that group's 🔔 button.
+        group = current_group(ctx) if ctx.state.flow == "groups" and ctx.state.step in GROUP_PAGES else None
+        if group is not None:
+            return subscribe_or_ask(ctx, group)
         ctx.say(ctx.t("groups.reminders_on_hint"))
-        return "groups.start"
+        return town_list(ctx, understanding.text) or "groups.start"
 
     @registry.intent("reminders_off")
-    def reminders_off(ctx: Context, _understanding: object) -> str:
+    def reminders_off(ctx: Context, _understanding: Understanding) -> str:
         if not my_subscribed_groups(ctx):
             ctx.say(ctx.t("groups.no_reminders"))
             return "groups.start"
