@@ -155,6 +155,7 @@ def test_an_unsure_message_offers_the_likeliest_topics_but_never_erasing_the_dat
     assert t("en", "nlu.clarify") in client.text
     labels = [button.label for button in client.buttons]
     assert labels[:3] == [t("en", f"intent.{intent}") for intent in ("topic_housing", "topic_money", "topic_health")]
+    assert t("en", "handoff.talk_to_person") in labels  # and a person, always
     client.click(t("en", "intent.topic_money"))
     assert "Kela" in client.text
 

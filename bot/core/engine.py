@@ -349,8 +349,8 @@ class Conversation:
         if u.intent_confidence < INTENT_THRESHOLD:
             self._clarify(ctx, u)
             return
-        # Sure it is none of ours ("asdfgh", the weather): "not understood" with a person to ask, not three
-        # guesses at near-zero scores.
+        # Confident: the intent's handler. A confident out_of_scope ("asdfgh", the weather) is "not understood",
+        # with a person to ask, rather than three guesses at near-zero scores.
         self.route_intent(ctx, u.intent, u)
 
     def route_intent(self, ctx: Context, intent: str, u: Understanding | None = None) -> None:
@@ -377,7 +377,7 @@ class Conversation:
 
     def _long_message(self, ctx: Context, u: Understanding) -> None:
         """A long message is often a family's whole situation, several needs at once, and far longer than
-        anything the intent model learned from: a counsellor is offered first, the likeliest topics below."""
+        anything the intent model learned from: a counsellor is offered, beside the two likeliest topics."""
         ctx.state.misunderstood = 0
         ctx.set_var("clarify", self._offerable(ctx, u)[:2])
         self.go(ctx, "main.long_message")
