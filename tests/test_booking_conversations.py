@@ -52,6 +52,8 @@ class BookingNLU(KeywordNLU):
     def understand(self, text: str, **kwargs: object) -> FixedUnderstanding:
         if text.startswith("the time"):
             return FixedUnderstanding(text, "en", 0.9, "cancel_booking", 0.3, False, self.UNSURE)
+        if text in ("yes", "نعم"):
+            return FixedUnderstanding(text, "en", 0.9, "affirm", 0.97, False, (("affirm", 0.97),))
         for word in ("appointment", "cancel my"):
             if word in text.lower():
                 intent = self.RULES[word]
@@ -194,6 +196,21 @@ def test_my_bookings_is_a_guess_only_for_a_family_that_has_one(world: World) -> 
     book_first_free(client, "en")
     client.send("the time thing")
     assert plain(client.buttons[0].label) == t("en", "intent.cancel_booking")  # the likeliest, first
+
+
+def test_a_typed_yes_answers_the_interpreter_question_and_books(world: World) -> None:
+    add_slot(world, add_counsellor(world), timedelta(days=2))
+    client = family(world, "f1", "ar")
+    client.click(t("ar", "menu.book"))
+    client.click("Kemi")
+    client.click_nth(0)
+    client.click_nth(0)
+    client.click(t("ar", "booking.topic.health"))
+    client.send("نعم")  # "Do you need an interpreter?": typed, not pressed
+    assert t("ar", "booking.confirm") in [plain(b.label) for b in client.buttons]
+    client.send("نعم")  # "Shall I book it?"
+    assert len(active_bookings(world)) == 1
+    assert active_bookings(world)[0].interpreter == "ar"
 
 
 def test_booking_needs_consent_and_offers_it(world: World) -> None:

@@ -185,6 +185,47 @@ def test_a_long_message_offers_a_person_and_the_two_likeliest_topics(make_client
     assert t("en", "nlu.long_message") not in short.text  # a short one is answered at once
 
 
+class _Replies:
+    """An NLU with a fixed reading per message: text → intent (confidence 0.95), anything else out of scope."""
+
+    def __init__(self, **intents: str) -> None:
+        self.intents = intents
+
+    def understand(self, text: str, **_: object) -> object:
+        from tests.fakes import FixedUnderstanding
+
+        intent = self.intents.get(text.replace(" ", "_"), "out_of_scope")
+        return FixedUnderstanding(text, "en", 0.9, intent, 0.95, False, ((intent, 0.95),))
+
+
+def test_a_typed_yes_or_no_is_the_steps_yes_or_no_button(make_client) -> None:
+    client = make_client(nlu=_Replies(sure="affirm", no_thanks="deny"))
+    onboard(client)
+    client.send("asdf")
+    client.send("qwer")  # twice not understood: "would you like to talk to a person?"
+    assert t("en", "handoff.offer_person") in client.text
+    client.send("sure")
+    assert t("en", "handoff.opened", ticket=1) in client.text  # as the yes button would
+    other = make_client(user_id="2301", nlu=_Replies(sure="affirm", no_thanks="deny"))
+    onboard(other)
+    other.send("asdf")
+    other.send("qwer")
+    other.send("no thanks")
+    assert t("en", "menu.title") in other.text
+
+
+def test_a_typed_yes_never_erases_the_data(make_client) -> None:
+    client = make_client(nlu=_Replies(delete_everything="privacy_delete", sure="affirm"))
+    onboard(client)
+    client.send("delete everything")
+    assert client.buttons[0].label == t("en", "privacy.delete_no")  # the safe answer first
+    client.send("sure")
+    assert t("en", "privacy.deleted") not in client.text
+    client.send("/menu")
+    assert t("en", "menu.title") in client.text  # still here, consent and all
+    assert client.button("📅")
+
+
 def test_language_switch_is_offered_once_not_forced(make_client) -> None:
     client = make_client(nlu=_Fixed("so", 0.97))
     onboard(client)

@@ -332,7 +332,7 @@ def test_mydata_exports_the_requests_and_delete_anonymises_them(make_client, clo
     # /delete while a counsellor has the request: the command reaches the privacy feature, not the counsellor
     room.family("/delete")
     assert not any("/delete" in text for text in room.staff_texts())
-    room.client.click_nth(0)  # "yes, delete everything"
+    room.client.click(t("sw", "privacy.delete_yes"))
     room.sync()
     with room.services.db.sessions() as session:
         ticket = session.get(Ticket, 1)

@@ -203,6 +203,10 @@ class Conversation:
             log.info("a message close to a crisis: a safety question goes with the answer")
             ctx.safety_check = True
         step = self._current_step(ctx)
+        answer = _typed_answer(step, understanding)
+        if step is not None and answer is not None:
+            self._on_payload(ctx, step.payload(answer))  # "yes" typed to "Shall I book it?": its button
+            return
         if step is not None and step.input:
             redirect = self.registry.inputs[step.input](ctx, text)
             if redirect is not None:
@@ -467,6 +471,13 @@ class Conversation:
 
 
 NOT_OFFERED = {"out_of_scope", "affirm", "deny", "greet", "goodbye", "thanks"}
+
+
+def _typed_answer(step: StepSpec | None, u: Understanding | None) -> str | None:
+    """The button a typed yes or no stands for at this step (its `on_yes` / `on_no`), if any."""
+    if step is None or u is None or u.intent_confidence < INTENT_THRESHOLD:
+        return None
+    return {"affirm": step.on_yes, "deny": step.on_no}.get(u.intent)
 
 
 def _chosen(intent: str) -> Understanding:

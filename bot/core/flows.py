@@ -47,6 +47,9 @@ class StepSpec:
     next: str | None = None
     entry: bool = False
     columns: int = 1
+    # The buttons a typed "yes" / "no" stands for at this step (the NLU's affirm / deny), if any.
+    on_yes: str | None = None
+    on_no: str | None = None
 
     @property
     def ref(self) -> str:
@@ -157,6 +160,9 @@ class Flows:
         if (step.buttons or step.options) and not (step.texts or step.action):
             problems.append(f"{at}: has buttons but no text or action to carry them")
         check_ref(step.next, "next")
+        for key, target in (("on_yes", step.on_yes), ("on_no", step.on_no)):
+            if target is not None and step.button(target) is None:
+                problems.append(f"{at}: `{key}:` names no button of the step ({target!r})")
         seen: set[str] = set()
         for button in (*step.buttons, *([step.on_option] if step.on_option else [])):
             label = f"{at}: button {button.id!r}"
@@ -195,7 +201,7 @@ def _parse_flow(path: Path) -> Flow:
     return Flow(flow_id, str(raw.get("start") or next(iter(steps), "")), steps, path)
 
 
-STEP_KEYS = {"text", "action", "args", "buttons", "options", "on_option", "input", "next", "entry", "columns"}
+STEP_KEYS = set("text action args buttons options on_option input next entry columns on_yes on_no".split())
 BUTTON_KEYS = {"id", "text", "next", "action", "args", "when"}
 
 
@@ -225,7 +231,14 @@ def _parse_step(path: Path, flow_id: str, step_id: str, body: dict[str, Any]) ->
         next=body.get("next"),
         entry=bool(body.get("entry", False)),
         columns=int(body.get("columns", 1)),
+        on_yes=_button_id(body, "on_yes"),
+        on_no=_button_id(body, "on_no"),
     )
+
+
+def _button_id(body: dict[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    return None if value is None else str(value)
 
 
 def _parse_button(at: str, raw: dict[str, Any]) -> ButtonSpec:
