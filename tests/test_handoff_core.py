@@ -139,6 +139,13 @@ def test_before_the_office_opens_the_family_hears_today_not_the_next_working_day
     assert texts[-1] == t("sw", "emergency.info")
 
 
+def test_before_the_office_opens_a_crisis_is_read_today_too(make_client, clock) -> None:
+    clock.now = datetime(2026, 11, 9, 0, 30, tzinfo=HELSINKI)  # a Monday, half past midnight
+    room = make_room(make_client, clock)
+    room.family("I want to kill myself")
+    assert t("sw", "handoff.urgent_later_today", time="08:00") in [reply.text for reply in room.client.last]
+
+
 def test_two_misunderstood_messages_offer_a_person_and_yes_opens_a_ticket(make_client, clock) -> None:
     room = make_room(make_client, clock)
     room.family("asdf qwerty")

@@ -139,10 +139,13 @@ class HandoffDesk:
         opening = self.local(next_opening(now, hours))
         day = self.family_t(family, f"handoff.weekday.{WEEKDAY_NAMES[opening.weekday()]}")
         values = {"day": day, "date": f"{opening:%d.%m.}", "time": f"{opening:%H:%M}"}
+        # Before the office opens, "the next working day: Monday 30.11." read oddly on that Monday.
+        today = opening.date() == self.local(now).date()
         if urgent:
+            if today:
+                return [self.family_t(family, "handoff.urgent_later_today", time=values["time"])]
             return [self.family_t(family, "handoff.urgent_later", **values)]
-        if opening.date() == self.local(now).date():
-            # Before the office opens: "the next working day: Monday 30.11." read oddly on that Monday.
+        if today:
             later = self.family_t(family, "handoff.answer_later_today", time=values["time"])
         else:
             later = self.family_t(family, "handoff.answer_later", **values)

@@ -115,6 +115,9 @@ def register(registry: Registry, services: Services) -> None:
         key = f"handoff.media_offer.{kind}" if ctx.services.texts.has(f"handoff.media_offer.{kind}") else None
         ctx.say(ctx.t(key or "handoff.media_offer.other"))
 
+    # The clarification and the long-message reply carry their own "talk to a person" button.
+    registry.guesses["human_handoff"] = lambda _ctx: False
+
     @registry.intent("human_handoff")
     def human_handoff(ctx: Context, understanding: Any) -> str:
         ranking = getattr(understanding, "ranking", ()) or ()
