@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 INTENT_THRESHOLD = 0.5
 # Three times the longest example the intent model learned from (nlu_data/: about 100 characters).
 LONG_MESSAGE_CHARS = 300
+# A topic offered beside the person must be a real candidate: one letter from Kela was offered "Money and
+# Kela" and "Turn meeting reminders on".
+LONG_MESSAGE_MIN_SCORE = 0.1
 LANGUAGE_SWITCH_CONFIDENCE = 0.85
 LANGUAGE_STEP = "onboarding.language"
 MAX_REDIRECTS = 8
@@ -367,13 +370,14 @@ class Conversation:
         if redirect:
             self.go(ctx, redirect)
 
-    def _offerable(self, ctx: Context, u: Understanding) -> list[str]:
+    def _offerable(self, ctx: Context, u: Understanding, min_score: float = 0.0) -> list[str]:
         """The intents of the ranking that may be offered as buttons, likeliest first."""
         guesses = self.registry.guesses
         return [
             intent
-            for intent, _score in u.ranking
-            if intent in self.registry.intents
+            for intent, score in u.ranking
+            if score >= min_score
+            and intent in self.registry.intents
             and intent not in NOT_OFFERED
             and ctx.services.texts.has(f"intent.{intent}")
             and (intent not in guesses or guesses[intent](ctx))
@@ -383,7 +387,7 @@ class Conversation:
         """A long message is often a family's whole situation, several needs at once, and far longer than
         anything the intent model learned from: a counsellor is offered, beside the two likeliest topics."""
         ctx.state.misunderstood = 0
-        ctx.set_var("clarify", self._offerable(ctx, u)[:2])
+        ctx.set_var("clarify", self._offerable(ctx, u, LONG_MESSAGE_MIN_SCORE)[:2])
         self.go(ctx, "main.long_message")
 
     def _clarify(self, ctx: Context, u: Understanding) -> None:
