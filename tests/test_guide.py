@@ -145,3 +145,20 @@ def test_content_check_command_fails_on_a_broken_file(tmp_path: Path) -> None:
     assert "content/sw/work.md:1: a section starts with front matter" in result.stderr
     ok = subprocess.run([sys.executable, "-m", "bot", "content", "check"], capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr
+
+
+def test_the_health_summary_carries_the_emergency_numbers(make_client) -> None:
+    """'Emergency numbers' typed reads as health care: the numbers are one tap away there."""
+
+    class TopicNLU:
+        def understand(self, text: str, **_: object) -> FixedUnderstanding:
+            intent = "topic_health" if "health" in text else "topic_money"
+            return FixedUnderstanding(text, "en", 0.95, intent, 0.93, False, ((intent, 0.93),))
+
+    client = make_client(nlu=TopicNLU(), user_id="urgent")
+    onboard(client, "en")
+    client.send("emergency numbers, health")
+    client.click(t("en", "menu.emergency"))
+    assert "112" in client.text and "0800 147 111" in client.text
+    client.send("kela money")
+    assert t("en", "menu.emergency") not in [plain(button.label) for button in client.buttons]

@@ -22,6 +22,9 @@ TOPIC_SECTIONS: dict[str, tuple[str, ...]] = {
     "topic_money": ("money",),
     "topic_housing": ("housing",),
 }
+# Sections a family may open looking for help now ("emergency numbers" reads as health care): their
+# summary carries the emergency numbers button.
+URGENT_SECTIONS = frozenset({"health", "wellbeing", "safety"})
 # "what next" flow links → (the flow step they open, the string labelling the button)
 LINK_TARGETS = {
     "book": ("booking.start", "guide.link_book"),
@@ -89,6 +92,10 @@ def register(registry: Registry, services: Services) -> None:
     @registry.condition("guide_has_prev")
     def guide_has_prev(ctx: Context) -> bool:
         return section(ctx) is not None and page_index(ctx) > 0
+
+    @registry.condition("guide_urgent_section")
+    def guide_urgent_section(ctx: Context) -> bool:
+        return ctx.vars.get("guide_section") in URGENT_SECTIONS
 
     @registry.condition("guide_last_page")
     def guide_last_page(ctx: Context) -> bool:
