@@ -60,6 +60,10 @@ steps:
         ("text: hello\n    buttons:\n      - {id: b, text: button}\n      - {id: b, text: button}", "duplicate"),
         ("text: hello\n    buttons:\n      - {id: " + "x" * 60 + ", text: button}", "longer than 64 bytes"),
         ("text: hello\n    on_yes: ok\n    buttons:\n      - {id: b, text: button}", "`on_yes:` names no button"),
+        (
+            "text: hello\n    stamp: v\n    buttons:\n      - {id: " + "x" * 50 + ", text: button}",
+            "longer than 64",
+        ),  # with the stamp
     ],
 )
 def test_problems_name_the_file_and_the_step(tmp_path: Path, step_body: str, expected: str) -> None:

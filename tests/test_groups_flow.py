@@ -159,6 +159,31 @@ def test_an_arabic_father_answers_a_reminder_and_forged_buttons_are_refused(make
     assert t(client, "ar", "errors.stale_button") in client.text
 
 
+def test_an_old_remind_me_button_under_another_groups_page_is_refused(make_client) -> None:
+    """Mothers' group page, back, the young people's page: the mothers' old 🔔 must not subscribe to the latter."""
+    client = make_client()
+    at(client, MONDAY_EVENING)
+    onboard(client, "en")
+    client.send("/menu")
+    client.click("Group meetings")
+    client.click("Kemi")
+    client.click("Mothers' group")
+    old_bell = client.button("🔔").payload
+    client.click(t(client, "en", "common.back"))
+    client.click("Young people's group")
+    client.press(old_bell)
+    assert t(client, "en", "errors.stale_button") in client.text
+    with client.conversation.services.db.sessions() as session:
+        assert session.scalars(select(Subscription)).all() == []
+    client.send("/menu")  # the young people's own bell still works
+    client.click("Group meetings")
+    client.click("Kemi")
+    client.click("Young people's group")
+    client.click("🔔")
+    with client.conversation.services.db.sessions() as session:
+        assert [row.group_id for row in session.scalars(select(Subscription))] == ["kemi-young"]
+
+
 def test_a_somali_newcomer_scans_the_poster_and_is_subscribed_after_consent(make_client) -> None:
     client = make_client(user_id="so-young", language_hint="so")
     at(client, MONDAY_EVENING)

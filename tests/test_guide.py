@@ -162,3 +162,23 @@ def test_the_health_summary_carries_the_emergency_numbers(make_client) -> None:
     assert "112" in client.text and "0800 147 111" in client.text
     client.send("kela money")
     assert t("en", "menu.emergency") not in [plain(button.label) for button in client.buttons]
+
+
+def test_an_old_read_more_under_another_sections_summary_is_refused(make_client) -> None:
+    class TopicNLU:
+        def understand(self, text: str, **_: object) -> FixedUnderstanding:
+            intent = "topic_money" if "kela" in text else "topic_health"
+            return FixedUnderstanding(text, "en", 0.95, intent, 0.93, False, ((intent, 0.93),))
+
+    client = make_client(nlu=TopicNLU(), user_id="old-read-more")
+    onboard(client, "en")
+    client.send("kela money")
+    old_read_more = client.button("📖").payload
+    client.send("doctor")  # the health summary is the last message now
+    client.press(old_read_more)
+    assert t("en", "errors.stale_button") in client.text  # not the health section's text
+    health = LIBRARY.get("en", "health")
+    assert health is not None and health.blocks[0].lines[0][:30] not in client.text
+    client.send("doctor")
+    client.click("📖")  # the health summary's own button still works
+    assert health.title in client.text

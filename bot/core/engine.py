@@ -7,6 +7,7 @@ Everything for one message happens in one database transaction, so a crash leave
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import unicodedata
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from bot.core.context import Context, Option
 from bot.core.flood import FloodGuard, Verdict
-from bot.core.flows import PAYLOAD_SEPARATOR, FlowError, StepSpec
+from bot.core.flows import PAYLOAD_SEPARATOR, STAMP_CHARS, STAMP_SEPARATOR, FlowError, StepSpec
 from bot.core.messages import Button, Incoming, MediaKind, Recipient, Reply, UserRef, reply_to_json
 from bot.core.services import Services
 from bot.core.texts import language_named
@@ -208,7 +209,7 @@ class Conversation:
         step = self._current_step(ctx)
         answer = _typed_answer(step, understanding)
         if step is not None and answer is not None:
-            self._on_payload(ctx, step.payload(answer))  # "yes" typed to "Shall I book it?": its button
+            self._on_payload(ctx, _payload(ctx, step, answer))  # "yes" typed to "Shall I book it?": its button
             return
         if step is not None and step.input:
             redirect = self.registry.inputs[step.input](ctx, text)
@@ -269,7 +270,8 @@ class Conversation:
 
     # ----------------------------------------------------------------- buttons
     def _on_payload(self, ctx: Context, payload: str) -> None:
-        ref, sep, choice = payload.partition(PAYLOAD_SEPARATOR)
+        ref, sep, stamped = payload.partition(PAYLOAD_SEPARATOR)
+        choice, _, stamp = stamped.partition(STAMP_SEPARATOR)
         step = self.flows.find(ref) if sep and choice else None
         if step is None:
             log.info("refused a button payload that matches no step")
@@ -278,6 +280,9 @@ class Conversation:
         current = (ctx.state.flow, ctx.state.step)
         if (step.flow, step.id) != current and not step.entry:
             self._stale_button(ctx)
+            return
+        if step.stamp and stamp != _stamp(ctx, step.stamp):
+            self._stale_button(ctx)  # a button under an older message, about another group or section
             return
         if step.entry and (step.flow, step.id) != current:
             ctx.state.flow, ctx.state.step = step.flow, step.id
@@ -465,16 +470,26 @@ class Conversation:
         flat: list[Button] = []
         if step.options:
             for option in self.registry.providers[step.options](ctx):
-                flat.append(Button(option.label, step.payload(option.id)))
+                flat.append(Button(option.label, _payload(ctx, step, option.id)))
         for spec in step.buttons:
             if spec.when and not self.registry.conditions[spec.when](ctx):
                 continue
-            flat.append(Button(ctx.t(spec.text), step.payload(spec.id)))
+            flat.append(Button(ctx.t(spec.text), _payload(ctx, step, spec.id)))
         width = max(1, step.columns)
         return tuple(tuple(flat[i : i + width]) for i in range(0, len(flat), width))
 
 
 NOT_OFFERED = {"out_of_scope", "affirm", "deny", "greet", "goodbye", "thanks"}
+
+
+def _payload(ctx: Context, step: StepSpec, choice: str) -> str:
+    """A button's data: the step and the choice, and for a stamped step the item it is about."""
+    payload = step.payload(choice)
+    return f"{payload}{STAMP_SEPARATOR}{_stamp(ctx, step.stamp)}" if step.stamp else payload
+
+
+def _stamp(ctx: Context, variable: str) -> str:
+    return hashlib.sha256(repr(ctx.vars.get(variable)).encode()).hexdigest()[:STAMP_CHARS]
 
 
 def _typed_answer(step: StepSpec | None, u: Understanding | None) -> str | None:

@@ -17,6 +17,9 @@ import yaml
 
 MAX_CALLBACK_BYTES = 64
 PAYLOAD_SEPARATOR = ":"
+# A stamped step's payloads end with "~" and a short digest of the item the message was about.
+STAMP_SEPARATOR = "~"
+STAMP_CHARS = 6
 
 
 class FlowError(ValueError):
@@ -50,6 +53,9 @@ class StepSpec:
     # The buttons a typed "yes" / "no" stands for at this step (the NLU's affirm / deny), if any.
     on_yes: str | None = None
     on_no: str | None = None
+    # A flow variable naming the item the step shows (a group, a guide section): its buttons carry a stamp
+    # of it, so that a button under an older message about another item is refused, not applied to this one.
+    stamp: str | None = None
 
     @property
     def ref(self) -> str:
@@ -163,6 +169,7 @@ class Flows:
         for key, target in (("on_yes", step.on_yes), ("on_no", step.on_no)):
             if target is not None and step.button(target) is None:
                 problems.append(f"{at}: `{key}:` names no button of the step ({target!r})")
+        stamp_bytes = len(STAMP_SEPARATOR) + STAMP_CHARS if step.stamp else 0
         seen: set[str] = set()
         for button in (*step.buttons, *([step.on_option] if step.on_option else [])):
             label = f"{at}: button {button.id!r}"
@@ -176,9 +183,9 @@ class Flows:
             if button.when and button.when not in names.conditions:
                 problems.append(f"{label}: unknown condition {button.when!r}")
             check_ref(button.next, "button")
-            if len(step.payload(button.id).encode()) > MAX_CALLBACK_BYTES:
+            if len(step.payload(button.id).encode()) + stamp_bytes > MAX_CALLBACK_BYTES:
                 problems.append(f"{label}: payload longer than {MAX_CALLBACK_BYTES} bytes")
-        if step.options and len(step.payload("x" * 20).encode()) > MAX_CALLBACK_BYTES:
+        if step.options and len(step.payload("x" * 20).encode()) + stamp_bytes > MAX_CALLBACK_BYTES:
             problems.append(f"{at}: step reference too long to carry 20-byte option ids")
         return problems
 
@@ -201,7 +208,7 @@ def _parse_flow(path: Path) -> Flow:
     return Flow(flow_id, str(raw.get("start") or next(iter(steps), "")), steps, path)
 
 
-STEP_KEYS = set("text action args buttons options on_option input next entry columns on_yes on_no".split())
+STEP_KEYS = set("text action args buttons options on_option input next entry columns on_yes on_no stamp".split())
 BUTTON_KEYS = {"id", "text", "next", "action", "args", "when"}
 
 
@@ -233,6 +240,7 @@ def _parse_step(path: Path, flow_id: str, step_id: str, body: dict[str, Any]) ->
         columns=int(body.get("columns", 1)),
         on_yes=_button_id(body, "on_yes"),
         on_no=_button_id(body, "on_no"),
+        stamp=body.get("stamp"),
     )
 
 
@@ -251,8 +259,8 @@ def _parse_button(at: str, raw: dict[str, Any]) -> ButtonSpec:
         # YAML reads unquoted yes/no/on/off as booleans: an id must stay the text it looks like.
         raise FlowError(f"{at}: button id {raw['id']!r} is not a string (quote it)")
     button_id = str(raw["id"])
-    if PAYLOAD_SEPARATOR in button_id:
-        raise FlowError(f"{at}: button id {button_id!r} may not contain ':'")
+    if PAYLOAD_SEPARATOR in button_id or STAMP_SEPARATOR in button_id:
+        raise FlowError(f"{at}: button id {button_id!r} may not contain ':' or '~'")
     return ButtonSpec(
         id=button_id,
         text=str(raw.get("text", "")),
