@@ -242,6 +242,16 @@ def test_crisis_during_a_conversation_shows_the_numbers_and_alerts_the_counsello
     assert sum("I want to kill myself" in text for text in staff) == 1, "relayed once"
 
 
+def test_stop_withdraws_a_request_no_counsellor_has_taken_yet(make_client, clock) -> None:
+    room = make_room(make_client, clock)
+    room.family("/stop")
+    assert t("sw", "handoff.nothing_to_cancel") in [reply.text for reply in room.client.last]
+    room.family("mtu")
+    room.family("/stop")
+    assert t("sw", "handoff.cancelled") in [reply.text for reply in room.client.last]
+    assert room.ticket().status != TicketStatus.OPEN
+
+
 def test_crisis_while_a_request_waits_makes_it_urgent(make_client, clock) -> None:
     room = make_room(make_client, clock)
     room.family("mtu")

@@ -100,6 +100,12 @@ def register(registry: Registry, services: Services) -> None:
         ctx.say(ctx.t("handoff.cancelled"))
         return "main.menu"
 
+    @registry.command("stop")
+    def stop(ctx: Context, _argument: str) -> str | None:
+        """/stop before a counsellor has taken the request withdraws it (once they have, the interceptor
+        above ends the conversation)."""
+        return cancel_ticket(ctx)
+
     @registry.action("rate_ticket")
     def rate_ticket(ctx: Context, stars: int) -> str:
         if desk.rate(ctx, int(stars)) is None:
