@@ -54,6 +54,8 @@ class BookingNLU(KeywordNLU):
             return FixedUnderstanding(text, "en", 0.9, "cancel_booking", 0.3, False, self.UNSURE)
         if text in ("yes", "نعم"):
             return FixedUnderstanding(text, "en", 0.9, "affirm", 0.97, False, (("affirm", 0.97),))
+        if text == "money problems":
+            return FixedUnderstanding(text, "en", 0.9, "topic_money", 0.9, False, (("topic_money", 0.9),))
         for word in ("appointment", "cancel my"):
             if word in text.lower():
                 intent = self.RULES[word]
@@ -211,6 +213,20 @@ def test_a_typed_yes_answers_the_interpreter_question_and_books(world: World) ->
     client.send("نعم")  # "Shall I book it?"
     assert len(active_bookings(world)) == 1
     assert active_bookings(world)[0].interpreter == "ar"
+
+
+def test_a_topic_typed_inside_the_booking_is_the_bookings_topic(world: World) -> None:
+    add_slot(world, add_counsellor(world), timedelta(days=2))
+    client = family(world, "f1", "en")
+    client.click(t("en", "menu.book"))
+    client.click("Kemi")
+    client.click_nth(0)
+    client.click_nth(0)
+    client.send("money problems")  # typed at "What would you like to talk about?", not the guide's money page
+    assert t("en", "booking.interpreter_yes") in [plain(b.label) for b in client.buttons]
+    client.click(t("en", "booking.interpreter_no"))
+    client.click(t("en", "booking.confirm"))
+    assert [booking.topic for booking in active_bookings(world)] == ["money"]
 
 
 def test_booking_needs_consent_and_offers_it(world: World) -> None:

@@ -15,6 +15,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from bot.core.context import Context, Option
+from bot.core.engine import INTENT_THRESHOLD
 from bot.core.registry import Registry
 from bot.core.texts import LANGUAGE_NAMES
 from bot.features.booking import notify, present
@@ -42,6 +43,18 @@ MAX_DAYS = 10
 NEXT_FREE = 6
 NO_INTERPRETER = ""
 FINNISH = "fi"
+
+
+# The guide's topic intents and the booking topics they name.
+TOPIC_OF_INTENT = {
+    "topic_family": "family",
+    "topic_school": "school",
+    "topic_health": "health",
+    "topic_mental_health": "wellbeing",
+    "topic_money": "money",
+    "topic_housing": "housing",
+    "topic_work_study": "work",
+}
 
 
 def register_family(registry: Registry, feature: BookingFeature) -> None:
@@ -184,6 +197,17 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
     @registry.action("booking_choose_topic")
     def booking_choose_topic(ctx: Context, choice: str) -> None:
         ctx.set_var("bk_topic", choice)
+
+    @registry.input("booking_topic_typed")
+    def booking_topic_typed(ctx: Context, _text: str) -> str | None:
+        """A topic typed at "What would you like to talk about?" ("money problems"): that topic, not the
+        guide's page on it, which would leave the booking half-made."""
+        u = ctx.understanding
+        topic = TOPIC_OF_INTENT.get(u.intent) if u is not None and u.intent_confidence >= INTENT_THRESHOLD else None
+        if topic is None:
+            return None
+        booking_choose_topic(ctx, topic)
+        return "booking.interpreter"
 
     @registry.action("booking_interpreter_question")
     def booking_interpreter_question(ctx: Context) -> str | None:
