@@ -2,8 +2,10 @@
 
 A flow is a set of steps. A step shows texts (by key) and buttons (by payload id), may run an action
 (code bound by name) when entered, may offer dynamic options from a provider, may take free text, and
-says where to go next. References between steps are `step` (same flow), `flow.step`, or `flow`
-(its start step). Every name is checked at load time; an error names the file and the step.
+says where to go next. A step may also name the buttons a typed yes or no stands for (`on_yes`,
+`on_no`), and the flow variable of the item it shows (`stamp`: buttons under an older message about
+another item are then refused). References between steps are `step` (same flow), `flow.step`, or
+`flow` (its start step). Every name is checked at load time; an error names the file and the step.
 """
 
 from __future__ import annotations
