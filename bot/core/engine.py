@@ -270,8 +270,7 @@ class Conversation:
 
     # ----------------------------------------------------------------- buttons
     def _on_payload(self, ctx: Context, payload: str) -> None:
-        ref, sep, stamped = payload.partition(PAYLOAD_SEPARATOR)
-        choice, _, stamp = stamped.partition(STAMP_SEPARATOR)
+        ref, sep, choice = payload.partition(PAYLOAD_SEPARATOR)
         step = self.flows.find(ref) if sep and choice else None
         if step is None:
             log.info("refused a button payload that matches no step")
@@ -281,9 +280,12 @@ class Conversation:
         if (step.flow, step.id) != current and not step.entry:
             self._stale_button(ctx)
             return
-        if step.stamp and stamp != _stamp(ctx, step.stamp):
-            self._stale_button(ctx)  # a button under an older message, about another group or section
-            return
+        if step.stamp:
+            # Only a stamped step's choices end with a stamp: an option id elsewhere may contain "~".
+            choice, _, stamp = choice.rpartition(STAMP_SEPARATOR)
+            if stamp != _stamp(ctx, step.stamp):
+                self._stale_button(ctx)  # a button under an older message, about another group or section
+                return
         if step.entry and (step.flow, step.id) != current:
             ctx.state.flow, ctx.state.step = step.flow, step.id
         button = step.button(choice)
