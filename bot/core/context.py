@@ -67,6 +67,12 @@ class Context:
     def t(self, key: str, /, **values: object) -> str:
         return self.services.texts.get(self.language, key, **values)
 
+    def language_name(self, code: str) -> str:
+        """A language as the user's language names it in a sentence ("Arabic", "арабский"); a code
+        outside the six stays as it is."""
+        key = f"language_names.{code}"
+        return self.t(key) if self.services.texts.has(key) else code
+
     def say(self, text: str, buttons: tuple[tuple[Button, ...], ...] = (), **kwargs: Any) -> Reply:
         """Queue a reply to the user; `text` is HTML already (use `t` for strings)."""
         reply = Reply(text=text, buttons=buttons, **kwargs)

@@ -353,7 +353,7 @@ class Conversation:
             and u.language not in ctx.vars.get(DECLINED_SWITCHES, ())
         ):
             ctx.set_var("switch_to", u.language)
-            ctx.values["language"] = ctx.t(f"language_names.{u.language}")
+            ctx.values["language"] = ctx.language_name(u.language)
             ctx.set_var("pending_intent", u.intent if u.intent_confidence >= INTENT_THRESHOLD else None)
             self.go(ctx, "main.switch_language")
             return

@@ -214,7 +214,7 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
         if ctx.language == FINNISH:
             ctx.set_var("bk_interp", NO_INTERPRETER)  # the counsellors speak Finnish: nothing to ask
             return "booking.confirm"
-        ctx.values["language"] = ctx.t(f"language_names.{ctx.language}")
+        ctx.values["language"] = ctx.language_name(ctx.language)
         return None
 
     @registry.action("booking_set_interpreter")

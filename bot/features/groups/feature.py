@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot import timefmt
 from bot.core.context import Context, Option
+from bot.core.engine import INTENT_THRESHOLD
 from bot.core.messages import Attachment
 from bot.core.registry import Registry
 from bot.core.services import Services
@@ -52,7 +53,6 @@ GROUP_PAGES = frozenset({"details", "calendar", "need_consent", "subscribed", "u
 # reads it as about the groups (or reads nothing certain); "I need a doctor in Kemi" goes to the NLU.
 SHORT_ANSWER_WORDS = 4
 TOWN_ANSWER_INTENTS = frozenset({"group_schedule", "reminders_on", "out_of_scope", "affirm", "greet"})
-CERTAIN_INTENT = 0.5
 # Between the items of a list in a sentence (Arabic has its own comma).
 LIST_SEPARATORS = {"ar": "، "}
 
@@ -225,7 +225,7 @@ def register(registry: Registry, services: Services) -> None:
         """A town typed instead of pressing its button: "Tornio", "asun Kemissä", "في كيمي"."""
         u = ctx.understanding
         about_something_else = (
-            u is not None and u.intent_confidence >= CERTAIN_INTENT and u.intent not in TOWN_ANSWER_INTENTS
+            u is not None and u.intent_confidence >= INTENT_THRESHOLD and u.intent not in TOWN_ANSWER_INTENTS
         )
         if about_something_else and len(words(text)) > SHORT_ANSWER_WORDS:
             return None
@@ -290,7 +290,7 @@ def register(registry: Registry, services: Services) -> None:
                 address=group.address,
                 directions=group.directions(ctx.language),
                 languages=LIST_SEPARATORS.get(ctx.language, ", ").join(
-                    language_name(ctx, code) for code in group.language_list
+                    ctx.language_name(code) for code in group.language_list
                 ),
             ),
             *cancelled_lines(ctx, group),
@@ -301,11 +301,6 @@ def register(registry: Registry, services: Services) -> None:
             lines.append(ctx.t("groups.you_get_reminders"))
         ctx.say("\n".join(lines))
         return None
-
-    def language_name(ctx: Context, code: str) -> str:
-        """A language as the user's language calls it ("Arabic", "арабский")."""
-        key = f"language_names.{code}"
-        return ctx.t(key) if ctx.services.texts.has(key) else code
 
     @registry.condition("group_subscribed")
     def group_subscribed(ctx: Context) -> bool:
