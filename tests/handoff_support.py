@@ -18,6 +18,7 @@ STRANGER = 7002
 # A Wednesday morning (counsellors at work) and a Saturday (they are not), Helsinki time.
 WEDNESDAY_10 = datetime(2026, 11, 4, 10, 0, tzinfo=HELSINKI)
 SATURDAY_11 = datetime(2026, 11, 7, 11, 0, tzinfo=HELSINKI)
+MONDAY_0030 = datetime(2026, 11, 9, 0, 30, tzinfo=HELSINKI)  # before the office opens that day
 
 
 def t(language: str, key: str, **values: object) -> str:

@@ -82,13 +82,18 @@ def to_counsellor(client: BotClient) -> list[Reply]:
     return [r for r in client.others if r.to is not None and r.to.user == COUNSELLOR]
 
 
-def book_first_free(client: BotClient, language: str, *, place: str = "Kemi", topic: str = "health") -> None:
+def to_first_free_time(client: BotClient, language: str, *, place: str = "Kemi") -> None:
+    """From the menu to "What would you like to talk about?", at the first free time of `place`."""
     client.send("/menu")
     client.click(t(language, "menu.book"))
     assert t(language, "booking.where").split("\n")[0] in client.text
     client.click(place)
     client.click_nth(0)  # the first day
     client.click_nth(0)  # the first time
+
+
+def book_first_free(client: BotClient, language: str, *, place: str = "Kemi", topic: str = "health") -> None:
+    to_first_free_time(client, language, place=place)
     client.click(t(language, f"booking.topic.{topic}"))
     if language != "fi":  # Finnish speakers are not asked about an interpreter
         named = t(language, f"language_names.{language}")  # in a sentence: the name in the family's language
@@ -203,10 +208,7 @@ def test_my_bookings_is_a_guess_only_for_a_family_that_has_one(world: World) -> 
 def test_a_typed_yes_answers_the_interpreter_question_and_books(world: World) -> None:
     add_slot(world, add_counsellor(world), timedelta(days=2))
     client = family(world, "f1", "ar")
-    client.click(t("ar", "menu.book"))
-    client.click("Kemi")
-    client.click_nth(0)
-    client.click_nth(0)
+    to_first_free_time(client, "ar")
     client.click(t("ar", "booking.topic.health"))
     client.send("نعم")  # "Do you need an interpreter?": typed, not pressed
     assert t("ar", "booking.confirm") in [plain(b.label) for b in client.buttons]
@@ -218,10 +220,7 @@ def test_a_typed_yes_answers_the_interpreter_question_and_books(world: World) ->
 def test_a_topic_typed_inside_the_booking_is_the_bookings_topic(world: World) -> None:
     add_slot(world, add_counsellor(world), timedelta(days=2))
     client = family(world, "f1", "en")
-    client.click(t("en", "menu.book"))
-    client.click("Kemi")
-    client.click_nth(0)
-    client.click_nth(0)
+    to_first_free_time(client, "en")
     client.send("money problems")  # typed at "What would you like to talk about?", not the guide's money page
     assert t("en", "booking.interpreter_yes") in [plain(b.label) for b in client.buttons]
     client.click(t("en", "booking.interpreter_no"))
@@ -410,10 +409,7 @@ def test_the_reminder_is_queued_rendered_in_the_familys_language_and_withdrawn(w
 def test_an_interpreter_in_another_language(world: World) -> None:
     add_slot(world, add_counsellor(world), timedelta(days=2))
     client = family(world, "f1", "en")
-    client.click(t("en", "menu.book"))
-    client.click("Kemi")
-    client.click_nth(0)
-    client.click_nth(0)
+    to_first_free_time(client, "en")
     client.click(t("en", "booking.topic.school"))
     client.click(t("en", "booking.interpreter_other"))
     client.click("Soomaali")

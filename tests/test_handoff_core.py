@@ -6,7 +6,7 @@ import itertools
 import json
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -27,7 +27,7 @@ from bot.db.models import AuditEntry, Counsellor
 from bot.features.handoff.models import Ticket, TicketMessage, TicketStatus
 from bot.features.handoff.translate import LibreTranslateClient, NoTranslation, build_translator
 from tests.client import BotClient, plain
-from tests.handoff_support import COUNSELLOR, HELSINKI, SATURDAY_11, STAFF_CHAT, WEDNESDAY_10, Clock, HandoffNLU, t
+from tests.handoff_support import COUNSELLOR, MONDAY_0030, SATURDAY_11, STAFF_CHAT, WEDNESDAY_10, Clock, HandoffNLU, t
 
 SECOND_COUNSELLOR = 7003
 
@@ -131,7 +131,7 @@ def test_outside_office_hours_the_family_hears_when_and_gets_the_emergency_numbe
 
 
 def test_before_the_office_opens_the_family_hears_today_not_the_next_working_day(make_client, clock) -> None:
-    clock.now = datetime(2026, 11, 9, 0, 30, tzinfo=HELSINKI)  # a Monday, half past midnight
+    clock.now = MONDAY_0030
     room = make_room(make_client, clock)
     room.family("nataka mtu")
     texts = [reply.text for reply in room.client.last]
@@ -140,7 +140,7 @@ def test_before_the_office_opens_the_family_hears_today_not_the_next_working_day
 
 
 def test_before_the_office_opens_a_crisis_is_read_today_too(make_client, clock) -> None:
-    clock.now = datetime(2026, 11, 9, 0, 30, tzinfo=HELSINKI)  # a Monday, half past midnight
+    clock.now = MONDAY_0030
     room = make_room(make_client, clock)
     room.family("I want to kill myself")
     assert t("sw", "handoff.urgent_later_today", time="08:00") in [reply.text for reply in room.client.last]
