@@ -11,9 +11,10 @@ Whole words only: "Kemijärvi", "Keminmaa", "Ylitornio" and "kemia" (chemistry) 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+
+from bot.nlu.intents import normalize, strip_diacritics
 
 # Finnish case endings (folded: "ssä" is written "ssa") and clitics that may follow a Finnish town name.
 # The bare partitive -a/-ä is left out on purpose: "Kemi" + "a" is "kemia" (chemistry), and "kemiä" folds to
@@ -27,16 +28,14 @@ VOWELS = frozenset("aeiouy")
 # A spelling that ends with "-" in the file is a Finnish stem: the endings follow it (Rovanieme-: Rovaniemellä).
 STEM_MARK = "-"
 
-# Arabic letters that people write interchangeably (after the marks are dropped: أ إ آ are then ا).
-ARABIC_LETTERS = str.maketrans({"ى": "ي", "ة": "ه", "ک": "ك", "ی": "ي", "ـ": None})
 WORD = re.compile(r"[^\W_]+")
 
 
 def fold(text: str) -> str:
-    """Lower case without diacritics or Arabic letter variants: "Kemissä" → "kemissa", "كيمى" → "كيمي"."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return unicodedata.normalize("NFC", bare).translate(ARABIC_LETTERS)
+    """Lower case without diacritics or Arabic letter variants: "Kemissä" → "kemissa", "كيمى" → "كيمي".
+
+    The intent model's normalisation, so a town is spelt the way the NLU reads the rest of the message."""
+    return strip_diacritics(normalize(text))
 
 
 def words(text: str) -> list[str]:
