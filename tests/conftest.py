@@ -89,6 +89,14 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Set
     return Settings(**values)  # type: ignore[arg-type]
 
 
+@pytest.fixture(scope="session")
+def real_nlu() -> object:
+    """The embedded NLU, trained once per machine (the default cache), as families meet it."""
+    from bot.nlu.pipeline import build_nlu
+
+    return build_nlu(Settings())
+
+
 @pytest.fixture
 def make_client(tmp_path: Path) -> Iterator[object]:
     """Build the core on a database and return a factory of BotClients (one per family)."""

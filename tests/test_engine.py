@@ -253,6 +253,15 @@ def test_language_switch_is_offered_once_not_forced(make_client) -> None:
     assert "Soomaali" not in [button.label for button in client.buttons]
 
 
+def test_a_greeting_in_another_script_is_offered_its_language(make_client, real_nlu) -> None:
+    # The real detector: the stored English does not talk the bot out of "سلام" being Arabic.
+    client = make_client(nlu=real_nlu)
+    onboard(client)
+    client.send("سلام")
+    assert t("en", "language.switch_offer", language="Arabic") in client.text
+    assert client.button("العربية")
+
+
 def test_accepting_a_language_switch_goes_on_in_the_new_language(make_client) -> None:
     greeting = make_client(user_id="2101", nlu=_Fixed("so", 0.97))
     onboard(greeting)

@@ -19,17 +19,6 @@ from tests.test_groups_flow import MONDAY_EVENING, IntentNLU, at, onboard, t
 
 ROOT = Path(__file__).resolve().parents[1]
 TOWNS = {"kemi": "Kemi", "tornio": "Tornio", "tervola": "Tervola"}
-_REAL_NLU: dict[str, object] = {}
-
-
-def real_nlu() -> object:
-    """The embedded NLU, trained once per machine (the default cache), as families meet it."""
-    from bot.nlu.pipeline import build_nlu
-    from bot.settings import Settings
-
-    return _REAL_NLU.setdefault("nlu", build_nlu(Settings()))
-
-
 @pytest.fixture(scope="module")
 def towns() -> TownNames:
     catalog = load_catalog(ROOT / "content" / "groups.yml")
@@ -175,8 +164,8 @@ def test_folding_keeps_letters_and_drops_marks() -> None:
         ("sw", "mkutano wa kikundi ni lini tornio", "tornio"),
     ],
 )
-def test_a_question_naming_a_town_shows_its_groups(make_client, language: str, words: str, town: str) -> None:
-    client = make_client(user_id=f"town-{language}-{town}", nlu=real_nlu())
+def test_a_question_naming_a_town_shows_its_groups(make_client, real_nlu, language: str, words: str, town: str) -> None:
+    client = make_client(user_id=f"town-{language}-{town}", nlu=real_nlu)
     at(client, MONDAY_EVENING)
     onboard(client, language)
     client.send(words)
@@ -281,8 +270,8 @@ def subscribed_groups(client: BotClient) -> list[str]:
         ("sw", "nikumbushe"),
     ],
 )
-def test_remind_me_on_a_group_page_subscribes_to_that_group(make_client, language: str, words: str) -> None:
-    client = make_client(user_id=f"remind-{language}-{len(words)}", nlu=real_nlu())
+def test_remind_me_on_a_group_page_subscribes_to_that_group(make_client, real_nlu, language: str, words: str) -> None:
+    client = make_client(user_id=f"remind-{language}-{len(words)}", nlu=real_nlu)
     at(client, MONDAY_EVENING)
     onboard(client, language)
     open_mothers_group(client, language)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.engine import LANGUAGE_SWITCH_CONFIDENCE
 from bot.nlu import language
 from bot.nlu.language import SERVED, LanguageDetector, Lexicon, fold_latin, transliterate_russian
 from bot.nlu.types import LanguageGuess
@@ -169,6 +170,16 @@ def test_priors_never_override_clear_evidence(detector: LanguageDetector) -> Non
     assert code(detector, "спасибо большое", user_language="fi", recent=["fi", "fi", "fi"]) == "ru"
     # An unserved language is named even when the stored language is a served one.
     assert code(detector, "tack så mycket för hjälpen", user_language="fi") == "sv"
+
+
+def test_priors_count_only_for_languages_the_script_allows(detector: LanguageDetector) -> None:
+    # A family that chose English and writes in Arabic or Cyrillic letters is offered the switch: English
+    # cannot be written in those letters, so the stored choice does not pull the confidence down.
+    for text, expected in (("سلام", "ar"), ("مرحبا", "ar"), ("привет", "ru"), ("когда", "ru")):
+        guess = detector.detect(text, user_language="en", recent=["en", "en"])
+        assert guess.code == expected
+        assert guess.confidence >= LANGUAGE_SWITCH_CONFIDENCE, text
+    assert code(detector, "да", user_language="fi") == "ru"
 
 
 def test_telegram_codes_with_regions(detector: LanguageDetector) -> None:

@@ -1033,9 +1033,12 @@ class LanguageDetector:
         # A prior lifts its language to just below weak evidence before adding its weight, so that
         # "ok" from an Arabic-speaking user is Arabic even though no profile knows "ok" as Arabic;
         # against a lexicon word or more (scores above 1) it cannot win.
+        # A prior counts only for the languages the message's script allows: "مرحبا" from a user who
+        # chose English is Arabic, however sure the bot is of their English.
         anchor = min(max(combined.values()), 1.0) - 0.5
         for code, bonus in priors.items():
-            combined[code] = max(combined.get(code, anchor), anchor) + bonus
+            if code in combined:
+                combined[code] = max(combined[code], anchor) + bonus
         ranked = sorted(combined.items(), key=operator.itemgetter(1), reverse=True)
         served = next(((c, s) for c, s in ranked if c in SERVED), None)
         unserved = next(((c, s) for c, s in ranked if c not in SERVED), None)
