@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.core.messages import Incoming, MediaKind
 from bot.core.texts import Texts
 from bot.settings import ROOT, SERVED_LANGUAGES
@@ -251,6 +253,16 @@ def test_language_switch_is_offered_once_not_forced(make_client) -> None:
     client.send("iska warran")  # "no" is remembered: answered at once, not asked again
     assert t("en", "chat.greet") in client.text
     assert "Soomaali" not in [button.label for button in client.buttons]
+
+
+@pytest.mark.parametrize("text", ["?", "...", "123", "🙂"])
+def test_a_message_without_letters_gets_no_guesses(make_client, real_nlu, text: str) -> None:
+    client = make_client(user_id=f"signs-{len(text)}-{ord(text[0])}", nlu=real_nlu)
+    onboard(client)
+    client.send(text)
+    assert t("en", "errors.not_understood") in client.text
+    assert t("en", "nlu.clarify") not in client.text
+    assert client.button(t("en", "handoff.talk_to_person"))
 
 
 def test_a_greeting_in_another_script_is_offered_its_language(make_client, real_nlu) -> None:

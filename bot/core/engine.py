@@ -398,7 +398,9 @@ class Conversation:
         self.go(ctx, "main.long_message")
 
     def _clarify(self, ctx: Context, u: Understanding) -> None:
-        choices = self._offerable(ctx, u)[:3]
+        # Without a letter ("?", "123", an emoji the model never saw) the model has nothing to go on, and
+        # its three "guesses" would only be the intents it meets most often.
+        choices = self._offerable(ctx, u)[:3] if any(ch.isalpha() for ch in u.text) else []
         if not choices:
             self._misunderstood(ctx)
             return
