@@ -491,6 +491,27 @@ def test_undetermined_language_falls_back_to_the_users(fixture_classifier: Inten
     assert crisis.calls == [("ok", None)]
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("hello when is the meeting", "group_schedule"),
+        ("مرحبا أحتاج مساعدة في كيلا", "topic_money"),
+        ("السلام عليكم متى اجتماع المجموعة", "group_schedule"),
+        ("salaan waxaan rabaa ballan", "book_guidance"),
+        # A greeting alone, or with small talk, stays a greeting.
+        ("hello there my friend", "greet"),
+        ("hello bot how r u", "greet"),
+        ("habari yako rafiki", "greet"),
+        ("привет как дела", "greet"),
+        ("hei", "greet"),
+    ],
+)
+def test_a_request_after_a_greeting_is_the_message(real_classifier: IntentClassifier, text: str, expected: str) -> None:
+    from bot.nlu.pipeline import NLU
+
+    assert NLU(FakeDetector("en"), FakeCrisis(), real_classifier).understand(text).intent == expected
+
+
 async def test_understand_async(fixture_classifier: IntentClassifier) -> None:
     from bot.nlu.pipeline import NLU
 

@@ -22,6 +22,14 @@ log = logging.getLogger(__name__)
 UNKNOWN_LANGUAGE = "und"
 # What an empty or symbol-free message is: nothing to classify, so nothing is claimed about it.
 NO_INTENT = "out_of_scope"
+# A greeting before a question ("hello when is the meeting", "مرحبا أحتاج مساعدة في كيلا") reads as a
+# greeting: the greeting words are the strongest features of the message. When the words after the
+# first one or two are, on their own, almost certainly a request, that request is the message. The
+# threshold leaves every greeting of the held-out split a greeting ("hello bot how r u" gives help at 0.94).
+GREETING = "greet"
+AFTER_GREETING_CONFIDENCE = 0.95
+AFTER_GREETING_MIN_WORDS = 3
+SOCIAL_INTENTS = frozenset({"greet", "goodbye", "thanks", "affirm", "deny", "out_of_scope"})
 
 
 class LanguageDetecting(Protocol):
@@ -105,6 +113,8 @@ class NLU:
         # user's stored language is the better hint then.
         hint = language if language != UNKNOWN_LANGUAGE else user_language
         ranking = tuple(self.classifier.classify(text, hint))
+        if ranking and ranking[0][0] == GREETING:
+            ranking = self._request_after_greeting(text, hint) or ranking
         intent, confidence = ranking[0] if ranking else (NO_INTENT, 0.0)
         return Understanding(
             text=text,
@@ -116,6 +126,20 @@ class NLU:
             ranking=ranking,
             crisis_check=verdict is CrisisVerdict.CHECK,
         )
+
+    def _request_after_greeting(self, text: str, hint: str | None) -> tuple[tuple[str, float], ...] | None:
+        """The ranking of the words after an opening greeting, when they are clearly a request."""
+        words = text.split()
+        if len(words) < AFTER_GREETING_MIN_WORDS:
+            return None
+        best: tuple[tuple[str, float], ...] | None = None
+        for skipped in (1, 2):  # "hello …", "good morning …", "السلام عليكم …"
+            ranking = tuple(self.classifier.classify(" ".join(words[skipped:]), hint))
+            if not ranking or ranking[0][0] in SOCIAL_INTENTS or ranking[0][1] < AFTER_GREETING_CONFIDENCE:
+                continue
+            if best is None or ranking[0][1] > best[0][1]:
+                best = ranking
+        return best
 
     async def understand_async(
         self,
