@@ -19,6 +19,8 @@ from tests.test_groups_flow import MONDAY_EVENING, IntentNLU, at, onboard, t
 
 ROOT = Path(__file__).resolve().parents[1]
 TOWNS = {"kemi": "Kemi", "tornio": "Tornio", "tervola": "Tervola"}
+
+
 @pytest.fixture(scope="module")
 def towns() -> TownNames:
     catalog = load_catalog(ROOT / "content" / "groups.yml")
@@ -351,3 +353,38 @@ def test_the_arabic_groups_strings_address_families_in_the_polite_plural() -> No
         ("groups.rsvp_question", "ستحضرون"),
     ]:
         assert plural in str(strings[key])
+
+
+@pytest.mark.parametrize(
+    ("words", "language", "town"),
+    [
+        ("when is the meeting in tornio", "en", "tornio"),
+        ("когда встреча в Кеми?", "ru", "kemi"),
+        ("milloin on ryhmä Tervolassa", "fi", "tervola"),
+    ],
+)
+def test_a_first_message_naming_a_town_shows_its_groups_after_consent(
+    make_client, real_nlu, words: str, language: str, town: str
+) -> None:
+    # The first message chooses the language; consent comes before any answer, and the town is kept
+    # across it (the town, not the message).
+    client = make_client(user_id=f"first-{town}", nlu=real_nlu)
+    at(client, MONDAY_EVENING)
+    client.send(words)
+    client.click("✅")
+    assert shows_town(client, language, town), client.text
+    assert not asks_for_town(client, language)
+    with client.conversation.services.db.sessions() as session:
+        from bot.db.models import ConversationState
+
+        stored = " ".join(str(row.vars) for row in session.query(ConversationState))
+    assert words not in stored
+
+
+def test_a_town_is_kept_across_a_language_switch_offer(make_client, real_nlu) -> None:
+    client = make_client(user_id="switch-town", nlu=real_nlu)
+    at(client, MONDAY_EVENING)
+    onboard(client, "fi")
+    client.send("когда встреча в Кеми?")
+    client.click("Русский")
+    assert shows_town(client, "ru", "kemi"), client.text

@@ -44,9 +44,12 @@ MAX_REDIRECTS = 8
 SAFETY_CHECK = "main.safety_check"  # the safety question below an answer to a message close to a crisis
 # Languages the user said no to switching to: offered once, not again on every message they write in it.
 DECLINED_SWITCHES = "declined_switches"
-# The intent of a first message that chose the language: answered once onboarding is done (the intent's
-# name is kept, not the text, since consent has not been asked yet).
+# The question of a first message that chose the language: answered once onboarding is done. Its intent
+# and the words features asked for (`Registry.keywords`: a town) are kept, not the text, since consent
+# has not been asked yet.
 FIRST_QUESTION = "first_question"
+# The question of a message that brought a language-switch offer: answered after the family's choice.
+PENDING_QUESTION = "pending_intent"
 MAX_TEXT_FOR_NLU = 1000
 MAX_REPLY_CHARS = 4096
 # "Last contact" (shown in /mydata) to the minute: writing the user's row on every message costs an
@@ -235,13 +238,8 @@ class Conversation:
         if code is None and understanding is not None and understanding.language in SERVED_LANGUAGES:
             code = understanding.language if understanding.language_confidence >= LANGUAGE_SWITCH_CONFIDENCE else None
         if code is not None:
-            if (
-                understanding is not None
-                and understanding.intent_confidence >= INTENT_THRESHOLD
-                and understanding.intent in self.registry.intents
-                and understanding.intent not in NOT_OFFERED | {"change_language"}
-            ):
-                ctx.set_var(FIRST_QUESTION, understanding.intent)
+            if understanding is not None and understanding.intent not in NOT_OFFERED | {"change_language"}:
+                self.keep_question(ctx, FIRST_QUESTION, understanding)  # "hi" chose the language: nothing to answer
             self._on_payload(ctx, f"{LANGUAGE_STEP}{PAYLOAD_SEPARATOR}{code}")
             return
         self.go(ctx, LANGUAGE_STEP)
@@ -354,7 +352,7 @@ class Conversation:
         ):
             ctx.set_var("switch_to", u.language)
             ctx.values["language"] = ctx.language_name(u.language)
-            ctx.set_var("pending_intent", u.intent if u.intent_confidence >= INTENT_THRESHOLD else None)
+            self.keep_question(ctx, PENDING_QUESTION, u)
             self.go(ctx, "main.switch_language")
             return
         if len(u.text) >= LONG_MESSAGE_CHARS and "handoff" in self.registry.features:
@@ -366,6 +364,24 @@ class Conversation:
         # Confident: the intent's handler. A confident out_of_scope ("asdfgh", the weather) is "not understood",
         # with a person to ask, rather than three guesses at near-zero scores.
         self.route_intent(ctx, u.intent, u)
+
+    def keep_question(self, ctx: Context, variable: str, u: Understanding) -> None:
+        """Keep what `u` asks, to answer it once the language or consent is settled: its intent and the
+        words features need of it, when the intent is confident and one the bot answers."""
+        ctx.pop_var(variable)  # an earlier question, left when the family wrote on instead of choosing
+        if u.intent_confidence < INTENT_THRESHOLD or u.intent not in self.registry.intents:
+            return
+        words = [word for keep in self.registry.keywords for word in keep(u.text)]
+        ctx.set_var(variable, [u.intent, " ".join(words)])
+
+    def answer_kept_question(self, ctx: Context, variable: str, *, unless: str | None = None) -> bool:
+        """Answer the question `keep_question` kept in `variable` (except intent `unless`); False if none."""
+        kept = ctx.pop_var(variable)
+        intent, words = (kept, "") if isinstance(kept, str) else (kept or [None, ""])  # str: kept before words
+        if intent is None or intent == unless or intent not in self.registry.intents:
+            return False
+        self.route_intent(ctx, str(intent), _chosen(str(intent), str(words)))
+        return True
 
     def route_intent(self, ctx: Context, intent: str, u: Understanding | None = None) -> None:
         handler = self.registry.intents.get(intent)
@@ -503,9 +519,10 @@ def _typed_answer(step: StepSpec | None, u: Understanding | None) -> str | None:
     return {"affirm": step.on_yes, "deny": step.on_no}.get(u.intent)
 
 
-def _chosen(intent: str) -> Understanding:
-    """An intent the user picked from the clarification buttons: certain by definition."""
-    return Understanding("", "und", 0.0, intent, 1.0, False, ((intent, 1.0),))
+def _chosen(intent: str, words: str = "") -> Understanding:
+    """An intent the user picked from the clarification buttons, or a kept question with its kept words:
+    certain by definition."""
+    return Understanding(words, "und", 0.0, intent, 1.0, False, ((intent, 1.0),))
 
 
 def _pressed_crisis(language: str) -> Understanding:

@@ -39,6 +39,9 @@ class Registry:
     deep_links: dict[str, CommandHandler] = field(default_factory=dict)
     media: dict[MediaKind, MediaHandler] = field(default_factory=dict)
     crisis: list[CrisisHandler] = field(default_factory=list)
+    # The words of a message a feature needs to answer it later (the town it names), for a question whose
+    # answer waits for the language choice, consent or a language-switch offer. Only these words are kept.
+    keywords: list[Callable[[str], list[str]]] = field(default_factory=list)
     # Run before normal handling; one that returns True has handled the message (e.g. a relay to a counsellor).
     interceptors: list[Callable[[Context], bool]] = field(default_factory=list)
     features: set[str] = field(default_factory=set)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.core.context import Context, Option
-from bot.core.engine import DECLINED_SWITCHES
+from bot.core.engine import DECLINED_SWITCHES, PENDING_QUESTION
 from bot.core.messages import MediaKind
 from bot.core.registry import IntentHandler, Registry
 from bot.core.services import Services
@@ -56,7 +56,7 @@ def register(registry: Registry, services: Services) -> None:
     @registry.action("apply_language_switch")
     def apply_language_switch(ctx: Context, choice: str) -> str | None:
         offered = ctx.pop_var("switch_to")
-        pending = ctx.pop_var("pending_intent")
+        answered = None
         if choice == "keep":
             declined = ctx.vars.get(DECLINED_SWITCHES, [])
             if offered and offered not in declined:
@@ -64,10 +64,8 @@ def register(registry: Registry, services: Services) -> None:
         else:
             ctx.user.language = choice
             ctx.say(ctx.t("onboarding.language_set"))
-            if pending == "change_language":
-                pending = None  # "can you speak English?": answered by the switch just made
-        if pending and pending in ctx.services.registry.intents:
-            ctx.conversation.route_intent(ctx, pending)
+            answered = "change_language"  # "can you speak English?": answered by the switch just made
+        if ctx.conversation.answer_kept_question(ctx, PENDING_QUESTION, unless=answered):
             return None
         return "main.menu"
 

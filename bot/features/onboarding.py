@@ -24,13 +24,12 @@ def after_onboarding(ctx: Context) -> str | None:
     """Where to go once language and consent are settled: a pending deep link, the question the first
     message asked, or the menu."""
     link = ctx.pop_var("after_onboarding")
-    question = ctx.pop_var(FIRST_QUESTION)
     if link:
+        ctx.pop_var(FIRST_QUESTION)
         redirect = open_deep_link(ctx, str(link))
         if redirect is not None or ctx.replies:
             return redirect
-    if question in ctx.services.registry.intents:
-        ctx.conversation.route_intent(ctx, str(question))
+    if ctx.conversation.answer_kept_question(ctx, FIRST_QUESTION):
         return None
     return "main.menu"
 

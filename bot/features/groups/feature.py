@@ -220,6 +220,13 @@ def register(registry: Registry, services: Services) -> None:
         key = groups.towns.find(text)
         return choose_municipality(ctx, key) if key is not None else None
 
+    def town_words(text: str) -> list[str]:
+        """The town a question names, kept while it waits for the language or consent (Registry.keywords)."""
+        key = groups.towns.find(text)
+        return [groups.municipality(key, "fi")] if key is not None else []
+
+    registry.keywords.append(town_words)
+
     @registry.input("town_named")
     def town_named(ctx: Context, text: str) -> str | None:
         """A town typed instead of pressing its button: "Tornio", "asun Kemissä", "في كيمي"."""
