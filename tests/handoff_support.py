@@ -37,10 +37,12 @@ class Clock:
 
 @dataclass
 class HandoffNLU:
-    """Asks for a person in Swahili, English or Finnish; a crisis in Arabic or English; nothing else."""
+    """Asks for a person in Swahili, English or Finnish; a crisis in Arabic or English; school, a topic of the
+    guide, with confidence; nothing else."""
 
     PERSON = ("mtu", "person", "ihminen", "human")
     CRISIS = ("أقتل نفسي", "kill myself")
+    SCHOOL = ("shule", "school")
 
     def understand(
         self, text: str, *, user_language: str | None = None, telegram_language: str | None = None
@@ -56,4 +58,6 @@ class HandoffNLU:
                 (("human_handoff", 0.9), ("topic_school", 0.3)) if "shule" in lowered else (("human_handoff", 0.9),)
             )
             return FixedUnderstanding(text, language, 0.6, "human_handoff", 0.9, crisis, ranking)
+        if any(word in lowered for word in self.SCHOOL):
+            return FixedUnderstanding(text, language, 0.6, "topic_school", 0.9, crisis, (("topic_school", 0.9),))
         return FixedUnderstanding(text, language, 0.6, "out_of_scope", 0.3, crisis, (("out_of_scope", 0.3),))

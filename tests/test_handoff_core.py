@@ -164,8 +164,11 @@ def test_menu_button_opens_a_ticket_and_a_second_request_joins_the_first(make_cl
     room.press(t("sw", "menu.person"))
     assert room.ticket().reason == "request"
     room.press("🏠")  # away from the waiting step: a new request is recognised as one
-    room.family("mtu tena")
+    room.press(t("sw", "menu.person"))
     assert t("sw", "handoff.already", ticket=1) in [r.text for r in room.client.last]
+    room.press("🏠")
+    room.family("mtu tena")  # typed, it may say why: passed on to the request that is open
+    assert room.client.text.startswith(plain(t("sw", "handoff.noted")))
     with room.services.db.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Ticket)) == 1
 
@@ -504,3 +507,132 @@ def test_media_without_a_file_id_offered_to_a_counsellor_opens_a_ticket(make_cli
     assert room.ticket().reason == "media"
     assert t("sw", "handoff.opened", ticket=1) in [r.text for r in room.client.last]
     assert plain(t("fi", "handoff.staff.media_not_relayed")) in room.staff_texts()[-1]  # staff read Finnish
+
+
+# ---------------------------------------------------------------------- a request open while the family uses the bot
+def relayed_count(room: Room) -> int:
+    with room.services.db.sessions() as session:
+        return session.scalar(select(func.count()).select_from(TicketMessage)) or 0
+
+
+def test_after_the_menu_what_a_waiting_family_writes_is_still_added_to_their_request(make_client, clock) -> None:
+    """QA: after /menu (or a page of the guide) the family's words went to the intent model, not to the request."""
+    room = make_room(make_client, clock)
+    room.family("mtu tafadhali")
+    replies = room.family("/menu")
+    assert replies[0].text == t("sw", "handoff.still_open", ticket=1), "leaving the request does not withdraw it"
+    assert replies[-1].text == t("sw", "menu.title")
+    assert room.client.button(t("sw", "handoff.write")) and room.client.button(t("sw", "handoff.cancel"))
+    room.family("Mtoto wangu ni mgonjwa")
+    assert room.client.text.startswith(plain(t("sw", "handoff.noted")))
+    assert room.staff_texts()[-1].endswith("Mtoto wangu ni mgonjwa")
+    # anywhere else in the bot too: here, the guide's topics
+    room.family("/menu")
+    room.press(plain(t("sw", "menu.guide")))
+    room.family("Tafadhali nipigie simu kesho")
+    assert room.client.text.startswith(plain(t("sw", "handoff.noted")))
+    assert room.staff_texts()[-1].endswith("Tafadhali nipigie simu kesho")
+    assert relayed_count(room) == 2
+    assert room.ticket().status == TicketStatus.OPEN
+
+
+def test_the_requests_own_menu_button_says_the_request_is_still_open(make_client, clock) -> None:
+    room = make_room(make_client, clock)
+    room.family("mtu")
+    replies = room.press("🏠")
+    assert replies[0].text == t("sw", "handoff.still_open", ticket=1)
+    assert replies[-1].text == t("sw", "menu.title")
+    room.press(t("sw", "handoff.write"))  # back to the request: what they write now is passed on
+    assert t("sw", "handoff.already", ticket=1) in [reply.text for reply in room.client.last]
+    room.family("swali langu")
+    assert room.staff_texts()[-1].endswith("swali langu")
+    # withdrawn from the reminder: the menu shows no reminder any more
+    room.press("🏠")
+    room.press(t("sw", "handoff.cancel"))
+    assert room.ticket().status == TicketStatus.CLOSED
+    assert room.family("/menu")[0].text == t("sw", "menu.title")
+
+
+def test_a_topic_the_bot_knows_is_answered_and_marked_as_not_reaching_the_counsellors(make_client, clock) -> None:
+    room = make_room(make_client, clock)
+    room.family("mtu")
+    room.family("/menu")
+    staff_before = len(room.staff)
+    replies = room.family("shule")
+    assert replies[0].text == t("sw", "handoff.answered_here", ticket=1)
+    assert len(replies) > 1, "and the bot's own answer below it"
+    assert len(room.staff) == staff_before and relayed_count(room) == 0
+    # a long message is a family's situation, however well its words match a topic: it goes to the request
+    situation = "Mtoto wangu ana shida shuleni. " * 12
+    room.family(situation)
+    assert room.client.text.startswith(plain(t("sw", "handoff.noted")))
+    assert relayed_count(room) == 1
+    # so does small talk, and another "a person, please" (it may say why)
+    room.family("/menu")
+    room.family("mtu tafadhali, mtoto wangu")
+    assert room.client.text.startswith(plain(t("sw", "handoff.noted")))
+    assert room.staff_texts()[-1].endswith("mtu tafadhali, mtoto wangu")
+    with room.services.db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Ticket)) == 1
+
+
+def test_a_crisis_after_the_menu_comes_first_and_makes_the_waiting_request_urgent(make_client, clock) -> None:
+    room = make_room(make_client, clock)
+    room.family("mtu")
+    room.family("/menu")
+    replies = room.family("I want to kill myself")
+    assert replies[0].text == t("sw", "crisis.info")
+    assert room.ticket().urgent
+    assert sum("I want to kill myself" in text for text in room.staff_texts()) == 1, "added once"
+
+
+def test_a_message_close_to_a_crisis_reaches_the_request_and_gets_the_safety_question(make_client, clock) -> None:
+    room = make_room(make_client, clock)
+    room.family("mtu")
+    room.family("/menu")
+    replies = room.family("I cannot go on")
+    assert replies[0].text.startswith(t("sw", "handoff.noted"))
+    assert replies[-1].text == t("sw", "crisis.check")
+    assert room.staff_texts()[-1].endswith("I cannot go on")
+
+
+def test_a_screen_that_asks_its_own_question_still_gets_the_answer(make_client, clock) -> None:
+    room = make_room(make_client, clock)
+    room.family("mtu")
+    room.family("/menu")
+    room.press(plain(t("sw", "menu.groups")))
+    room.family("Kemi")  # the town typed instead of pressed
+    assert "Kemi" in room.client.text and not room.client.text.startswith(plain(t("sw", "handoff.noted")))
+    assert relayed_count(room) == 0
+
+
+def test_without_consent_what_is_added_after_the_menu_is_relayed_but_not_kept(
+    make_client, clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.db.models import MessageLog
+
+    room = make_room(make_client, clock, consent=False)
+    room.family("mtu")
+    room.family("/menu")
+    with caplog.at_level("DEBUG"):
+        room.family("siri yangu ya familia")
+    assert room.staff_texts()[-1].endswith("siri yangu ya familia")
+    with room.services.db.sessions() as session:
+        assert [row.text for row in session.scalars(select(TicketMessage))] == [None]
+        assert session.scalar(select(func.count()).select_from(MessageLog)) == 0
+    assert "siri" not in caplog.text and "F-0000" not in caplog.text
+
+
+def test_a_claimed_conversation_goes_on_after_the_menu_and_the_guide(make_client, clock) -> None:
+    room = make_room(make_client, clock)
+    room.family("mtu")
+    room.claim()
+    replies = room.family("/menu")
+    assert replies[0].text == t("sw", "handoff.in_conversation")
+    room.press(plain(t("sw", "menu.guide")))  # buttons are still the bot's
+    assert room.family("shule") == [], "even a topic the bot knows goes to the counsellor, who is there"
+    assert room.staff_texts()[-1].endswith("shule")
+    room.client.send("/menu")
+    room.press(t("sw", "menu.person"))
+    assert room.client.text == plain(t("sw", "handoff.in_conversation"))
+    assert room.ticket().status == TicketStatus.CLAIMED

@@ -31,10 +31,8 @@ from bot.staff import actor_label, audit
 
 log = logging.getLogger(__name__)
 TICKETS = cast(Table, Ticket.__table__)
-CLAIMED_TICKET_ID = (
-    select(TICKETS.c.id)
-    .where(TICKETS.c.user_id == bindparam("user"), TICKETS.c.status == TicketStatus.CLAIMED)
-    .limit(1)
+ACTIVE_TICKET_ID = (
+    select(TICKETS.c.id).where(TICKETS.c.user_id == bindparam("user"), TICKETS.c.status != TicketStatus.CLOSED).limit(1)
 )
 
 TRACK = "ticket"  # the sent-hook prefix: ticket:card:<ticket id>, ticket:msg:<ticket message id>
@@ -76,12 +74,11 @@ class HandoffDesk:
 
     # ------------------------------------------------------------------ lookups and texts
     def active_ticket(self, session: Session, user_id: int) -> Ticket | None:
-        return session.scalar(select(Ticket).where(Ticket.user_id == user_id, Ticket.status != TicketStatus.CLOSED))
+        """The family's request that is not closed (a unique index allows one).
 
-    def claimed_ticket(self, session: Session, user_id: int) -> Ticket | None:
-        """Asked for every message a family writes, before anything else in its transaction: a plain
+        Asked for every message a family writes, before anything else in its transaction: a plain
         statement finds the (rare) ticket's id, and only then is the ticket loaded."""
-        ticket_id = session.connection().execute(CLAIMED_TICKET_ID, {"user": user_id}).scalar()
+        ticket_id = session.connection().execute(ACTIVE_TICKET_ID, {"user": user_id}).scalar()
         return session.get(Ticket, ticket_id) if ticket_id is not None else None
 
     def ticket_for_staff_message(self, session: Session, incoming: Incoming) -> Ticket | None:

@@ -1,5 +1,6 @@
 """Wires the handoff desk into the core: flow actions, intents, crisis and media handlers, interceptors for
-the staff group and for a family talking with a counsellor, the sent hook, and the Telegram jobs.
+the staff group and for a family with an open request (talking with a counsellor, or waiting for one), the
+sent hook, and the Telegram jobs.
 """
 
 from __future__ import annotations
@@ -12,18 +13,19 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.core.context import Context
-from bot.core.engine import clean_text
+from bot.core.engine import INTENT_THRESHOLD, LONG_MESSAGE_CHARS, NOT_OFFERED, clean_text
 from bot.core.messages import MediaKind, Recipient, Reply
 from bot.core.registry import Registry
 from bot.core.services import Services
 from bot.core.texts import LANGUAGE_NAMES
-from bot.db.models import Counsellor, User
+from bot.db.models import Counsellor, MessageLog, User
 from bot.features.handoff.config import HandoffConfig
 from bot.features.handoff.desk import PAYLOAD, TRACK, HandoffDesk
 from bot.features.handoff.models import Ticket, TicketMessage, TicketReason, TicketStatus
 from bot.features.handoff.privacy import erase_tickets, export_tickets, purge_expired
 from bot.features.handoff.translate import build_translator
 from bot.leader import run_when_leading
+from bot.nlu.pipeline import Understanding
 from bot.staff import actor_label, audit, counsellor_by_telegram_id, typed_number
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,8 @@ STAFF_BUTTON = re.compile(rf"^{PAYLOAD}:(claim|close):(\d{{1,9}})$")
 OFFERED_MEDIA = (MediaKind.VOICE, MediaKind.PHOTO, MediaKind.DOCUMENT)
 TOPIC_CONFIDENCE = 0.2  # a topic the request mentions, in second place behind human_handoff
 REALERT_EVERY_SECONDS = 60
+# Commands that show the menu: above it, a family whose request waits is reminded that it is still open.
+MENU_COMMANDS = frozenset({"menu", "help"})
 # Where a "talk to a person" button was pressed decides why the ticket is opened.
 REASON_BY_STEP = {
     "main.offer_person": TicketReason.MISUNDERSTOOD,
@@ -163,14 +167,21 @@ def register(registry: Registry, services: Services) -> None:
         registry.on_media(kind)(on_media)
 
     # ------------------------------------------------------------------ interceptors
-    def family_in_conversation(ctx: Context) -> bool:
-        """While a counsellor has the ticket, the family's messages go to them and the bot stays quiet."""
+    def family_with_request(ctx: Context) -> bool:
+        """A family whose request is open, wherever they are in the bot: see `in_conversation` and `waiting`."""
         incoming = ctx.incoming
         if incoming.staff_chat or incoming.payload is not None:
             return False  # buttons keep working (menu, rating, guide)
-        ticket = desk.claimed_ticket(ctx.session, ctx.user.id)
+        ticket = desk.active_ticket(ctx.session, ctx.user.id)
         if ticket is None:
             return False
+        if ticket.status == TicketStatus.CLAIMED:
+            return in_conversation(ctx, ticket)
+        return waiting(ctx, ticket)
+
+    def in_conversation(ctx: Context, ticket: Ticket) -> bool:
+        """While a counsellor has the ticket, the family's messages go to them and the bot stays quiet."""
+        incoming = ctx.incoming
         command = incoming.command
         if command is not None:
             name, _argument = command
@@ -188,6 +199,77 @@ def register(registry: Registry, services: Services) -> None:
             ctx.values["handoff_relayed"] = True
             ctx.conversation.on_crisis(ctx, understanding)
         return True
+
+    def waiting(ctx: Context, ticket: Ticket) -> bool:
+        """No counsellor has the request yet, and the family may use the bot meanwhile.
+
+        They were told "write your question here: I will pass it on", and a family does not know the bot's
+        screens: so anywhere in the bot, what the bot would not answer with confidence is added to the
+        request. What it does answer is marked as staying with the bot, so that nobody waits for a counsellor
+        to read it."""
+        incoming = ctx.incoming
+        if incoming.media is not None or ctx.user.language is None:
+            return False  # media: on_media adds it to the request; no language yet: onboarding comes first
+        command = incoming.command
+        if command is not None:
+            if command[0] in MENU_COMMANDS:
+                remind(ctx, ticket, "handoff.still_open")
+            return False  # /stop withdraws the request; /delete, /mydata … are for the bot
+        understanding = ctx.understanding
+        if understanding is None or understanding.crisis:
+            return False  # a crisis: the emergency information first, then on_crisis adds it to the request
+        if asked_by_screen(ctx, understanding):
+            return False  # the request's own screen passes everything on by itself (handoff_note)
+        if is_for_the_bot(understanding):
+            remind(ctx, ticket, "handoff.answered_here")
+            return False
+        text = clean_text(incoming.text or "")
+        if not text:
+            return False
+        if ctx.user.has_consent:  # kept as the engine keeps what it reads, for a counsellor's context
+            ctx.session.add(MessageLog(user_id=ctx.user.id, direction="in", text=text, created_at=ctx.now))
+        if understanding.crisis_check:
+            ctx.safety_check = True  # "I cannot go on" reaches the request, and the bot asks how they are
+        desk.relay_from_family(ctx, ticket, text=text, media=None, media_ref=None)
+        ctx.state.misunderstood = 0
+        ctx.go("handoff.noted")
+        return True
+
+    def asked_by_screen(ctx: Context, understanding: Understanding) -> bool:
+        """The step the family is at waits for typed text of its own (a town, a topic, a typed yes or no)."""
+        if not ctx.state.flow or not ctx.state.step:
+            return False
+        step = ctx.conversation.flows.find(f"{ctx.state.flow}.{ctx.state.step}")
+        if step is None:
+            return False
+        if step.input:
+            return True
+        typed = {"affirm": step.on_yes, "deny": step.on_no}.get(understanding.intent)
+        return typed is not None and understanding.intent_confidence >= INTENT_THRESHOLD
+
+    def is_for_the_bot(understanding: Understanding) -> bool:
+        """A question the bot answers itself: one of its topics, understood with confidence. Small talk, what
+        it does not understand, long messages (often a family's whole situation) and another "a person,
+        please" (which may say why) are for the counsellor."""
+        return (
+            understanding.intent_confidence >= INTENT_THRESHOLD
+            and understanding.intent in registry.intents
+            and understanding.intent not in NOT_OFFERED
+            and understanding.intent != "human_handoff"
+            and len(understanding.text) < LONG_MESSAGE_CHARS
+        )
+
+    def remind(ctx: Context, ticket: Ticket, ref: str) -> None:
+        """The open request above this turn's answer, with a way to write to it and a way to withdraw it."""
+        ctx.values["ticket"] = ticket.id
+        ctx.conversation.show(ctx, ref)
+
+    @registry.action("remind_open_request")
+    def remind_open_request(ctx: Context) -> None:
+        """The request's own "Menu" button: leaving its screen does not withdraw it, and the family is told."""
+        ticket = desk.active_ticket(ctx.session, ctx.user.id)
+        if ticket is not None and ticket.status == TicketStatus.OPEN:
+            remind(ctx, ticket, "handoff.still_open")
 
     def staff_group(ctx: Context) -> bool:
         """Ticket buttons, /close, /queue and counsellors' replies in the staff group."""
@@ -322,7 +404,7 @@ def register(registry: Registry, services: Services) -> None:
         ctx.send(Reply(text="\n".join(lines), to=Recipient(staff=True, thread_id=ctx.incoming.thread_id)))
 
     registry.interceptors.append(staff_group)
-    registry.interceptors.append(family_in_conversation)
+    registry.interceptors.append(family_with_request)
 
     # ------------------------------------------------------------------ what the channel reports back
     def on_sent(track: str, chat_id: int, message_id: int, thread_id: int | None = None) -> None:
