@@ -20,8 +20,8 @@ Measured on the held-out bench sets (bench/crisis.py), lexicons alone → combin
 still short of the issue's recall 0.98 and false positives 5%. (With shuffled folds instead of
 `_fold_of`'s fixed ones, the threshold was 0.472 and the figures 0.914, 0.788, 0.753, 0.898, 0.768 at
 4.5%, 6.7%, 7.3%, 7.1%, 10.7%. Four shuffles gave thresholds of 0.425-0.472: the fixed folds
-land at the low end of that range, so they trade a few more false alarms for more crises caught.) Each batch of written training
-messages helped on the batches left out of training: with the third
+land at the low end of that range, so they trade a few more false alarms for more crises caught.)
+Each batch of written training messages helped on the batches left out of training: with the third
 (nlu_data/crisis/crisis_written3_*.tsv, hard indirect crises) the combined detector caught 0.565
 of the second batch's crises instead of 0.531, and 0.572 of the first's instead of 0.528. On the
 third batch itself, before it was added, it caught 0.495: indirect crises without alarm words are
