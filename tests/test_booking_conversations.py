@@ -17,6 +17,7 @@ from bot.core.messages import Reply, UserRef
 from bot.core.texts import LANGUAGE_NAMES, Texts
 from bot.db.models import AuditEntry
 from bot.features.booking.models import Booking
+from bot.features.booking.places import PlaceNames
 from bot.features.booking.privacy import make_retention
 from bot.outbox import OutboxSender, render
 from bot.outbox_models import OutboxMessage
@@ -34,12 +35,18 @@ from tests.test_booking_service import (
 )
 
 TEXTS = Texts.load(ROOT / "content" / "strings")
+TOWNS = PlaceNames.load(ROOT / "content" / "groups.yml")
 HKI = ZoneInfo("Europe/Helsinki")
 COUNSELLOR = UserRef("telegram", str(COUNSELLOR_TELEGRAM_ID))
 
 
 def t(lang: str, key: str, /, **values: object) -> str:
     return plain(TEXTS.get(lang, key, **values))
+
+
+def town(language: str, municipality: str = "Kemi") -> str:
+    """A place button's town as the family's language writes it ("كيمي")."""
+    return TOWNS.name(municipality, language)
 
 
 class BookingNLU(KeywordNLU):
@@ -87,7 +94,7 @@ def to_first_free_time(client: BotClient, language: str, *, place: str = "Kemi")
     client.send("/menu")
     client.click(t(language, "menu.book"))
     assert t(language, "booking.where").split("\n")[0] in client.text
-    client.click(place)
+    client.click(f"📍 {town(language, place)}")
     client.click_nth(0)  # the first day
     client.click_nth(0)  # the first time
 
@@ -371,7 +378,7 @@ def test_the_reminder_is_queued_rendered_in_the_familys_language_and_withdrawn(w
     client.send("/mybookings")
     client.click_nth(0)
     client.click(t("ar", "booking.move"))
-    client.click("Kemi")
+    client.click(town("ar"))
     client.click_nth(0)  # the only other day
     client.click_nth(0)
     client.click(t("ar", "booking.confirm"))

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from bot.db.models import Counsellor, User
 from bot.features.booking.models import Slot
+from bot.features.booking.places import TOWNS_FILE, PlaceNames
 from bot.features.booking.present import when_text
 from bot.features.booking.reminders import BookingReminders
 from bot.features.booking.service import BookingConfig, active_booking_of, cancel_slot, publish
@@ -220,7 +221,8 @@ def run_cancel(args: argparse.Namespace, settings: Settings) -> int:
             print("no open slot with that id")
             return 1
         if booking is not None:
-            reminders = BookingReminders(BookingConfig.from_settings(settings))
+            places = PlaceNames.load(settings.content_dir / TOWNS_FILE)
+            reminders = BookingReminders(BookingConfig.from_settings(settings), places)
             reminders.cancel(session, booking)
             # Sent by the running bot's delivery engine, in the family's language.
             reminders.family_cancelled(session, booking, now)

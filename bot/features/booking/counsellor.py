@@ -45,7 +45,7 @@ def current_counsellor(ctx: Context) -> Counsellor | None:
 
 
 def register_counsellor(registry: Registry, feature: BookingFeature) -> None:
-    texts, tz = feature.texts, feature.tz
+    texts, tz, towns = feature.texts, feature.tz, feature.places
 
     def reset(ctx: Context) -> None:
         ctx.state.vars = {k: v for k, v in ctx.vars.items() if k not in STAFF_VARS}
@@ -200,7 +200,7 @@ def register_counsellor(registry: Registry, feature: BookingFeature) -> None:
         counsellor = current_counsellor(ctx)
         own = counsellor.municipality_list if counsellor else []
         ordered = [m for m in MUNICIPALITIES if m in own] + [m for m in MUNICIPALITIES if m not in own]
-        return [Option(name, f"📍 {name}") for name in ordered]
+        return [Option(name, f"📍 {towns.name(name, ctx.language)}") for name in ordered]
 
     @registry.action("staff_set_municipality")
     def staff_set_municipality(ctx: Context, choice: str) -> None:
@@ -275,7 +275,7 @@ def register_counsellor(registry: Registry, feature: BookingFeature) -> None:
                 "booking.staff_summary",
                 when=present.when_text(ctx.language, preview, tz),
                 icon=present.MODE_ICONS[preview.mode],
-                where=present.where_text(texts, ctx.language, preview),
+                where=present.where_text(texts, ctx.language, preview, towns),
             )
         )
         return None
@@ -332,7 +332,7 @@ def register_counsellor(registry: Registry, feature: BookingFeature) -> None:
                 "booking.staff_slot",
                 when=present.when_text(ctx.language, slot, tz),
                 icon=present.MODE_ICONS[slot.mode],
-                where=present.where_text(texts, ctx.language, slot),
+                where=present.where_text(texts, ctx.language, slot, towns),
             )
         ]
         booking = active_booking_of(ctx.session, slot.id)
@@ -375,7 +375,7 @@ def register_counsellor(registry: Registry, feature: BookingFeature) -> None:
         audit(ctx.session, actor_label(counsellor), "slot.cancel", f"slot:{slot.id}", booked=booking is not None)
         if booking is not None:
             feature.reminders.cancel(ctx.session, booking)
-            message = notify.to_family_cancelled(ctx.session, texts, tz, booking)
+            message = notify.to_family_cancelled(ctx.session, texts, tz, towns, booking)
             if message is not None:
                 ctx.send(message)
             ctx.say(ctx.t("booking.staff_cancelled_family"))

@@ -6,6 +6,9 @@ Flow variables (persisted with the conversation state, small, no texts):
   bk_move   the booking being moved         bk_pick  the booking opened in "My bookings"
   bk_done   the booking just confirmed
 Every id read back from them (or from a button) is checked again against the database.
+
+An answer typed instead of pressed (a town, a day, a time, an interpreter's language) is matched to the options on
+offer (`typed.py`, `places.py`) and does what pressing that option does, read from the flow.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from bot.core.context import Context, Option
 from bot.core.engine import INTENT_THRESHOLD
+from bot.core.flows import FlowError
 from bot.core.registry import Registry
 from bot.core.texts import LANGUAGE_NAMES
 from bot.features.booking import notify, present
@@ -33,11 +37,13 @@ from bot.features.booking.service import (
     places_with_free_slots,
 )
 from bot.features.booking.slots import MUNICIPALITIES, REMOTE
+from bot.features.booking.typed import answer_allowed, languages_named, time_named
 from bot.settings import SERVED_LANGUAGES
 
 if TYPE_CHECKING:
     from bot.features.booking.feature import BookingFeature
 
+FLOW = "booking"
 FLOW_VARS = ("bk_place", "bk_day", "bk_slot", "bk_topic", "bk_interp", "bk_move", "bk_pick", "bk_done")
 MAX_DAYS = 10
 NEXT_FREE = 6
@@ -58,7 +64,7 @@ TOPIC_OF_INTENT = {
 
 
 def register_family(registry: Registry, feature: BookingFeature) -> None:
-    texts, tz, config = feature.texts, feature.tz, feature.config
+    texts, tz, config, towns, typed = feature.texts, feature.tz, feature.config, feature.places, feature.typed
 
     def reset(ctx: Context) -> None:
         ctx.state.vars = {k: v for k, v in ctx.vars.items() if k not in FLOW_VARS}
@@ -83,6 +89,16 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
 
     def can_book_more(ctx: Context) -> bool:
         return ctx.user.has_consent and len(future_bookings(ctx.session, ctx.user.id, ctx.now)) < config.max_future
+
+    def press(ctx: Context, step_id: str, choice: str) -> str:
+        """What pressing the option `choice` at `step_id` does, read from the flow (its action, then its next
+        step): a typed answer and the button it stands for cannot drift apart."""
+        step = ctx.services.flows.step(f"{FLOW}.{step_id}")
+        on = step.on_option
+        if on is None:
+            raise FlowError(f"{step.ref}: a typed answer needs the step's on_option")
+        redirect = registry.actions[on.action](ctx, choice, **on.args) if on.action else None
+        return redirect or on.next or ""
 
     # ------------------------------------------------------------------ starting
     @registry.action("booking_start")
@@ -124,7 +140,7 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
     @registry.provider("booking_places")
     def booking_places(ctx: Context) -> list[Option]:
         return [
-            Option(name, ctx.t("booking.remote") if name == REMOTE else f"📍 {name}")
+            Option(name, ctx.t("booking.remote") if name == REMOTE else f"📍 {towns.name(name, ctx.language)}")
             for name in places_with_free_slots(ctx.session, ctx.now, config)
         ]
 
@@ -132,6 +148,18 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
     def booking_choose_place(ctx: Context, choice: str) -> None:
         ctx.set_var("bk_place", choice)
         ctx.pop_var("bk_day")
+
+    @registry.input("booking_place_typed")
+    def booking_place_typed(ctx: Context, text: str) -> str | None:
+        """A place typed instead of pressed: "Kemi", "Kemissä", "في كيمي", "by phone"."""
+        if not answer_allowed(ctx.understanding, text):
+            return None
+        offered = places_with_free_slots(ctx.session, ctx.now, config)
+        town = towns.named(text, [name for name in offered if name != REMOTE])
+        if REMOTE in offered and typed.remote_named(text):
+            # "Kemi or by phone?" is a question, not an answer.
+            return None if towns.mentioned(text) else press(ctx, "where", REMOTE)
+        return press(ctx, "where", town) if town is not None else None
 
     def days(ctx: Context) -> list[date]:
         found: list[date] = []
@@ -162,6 +190,14 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
     def booking_choose_day(ctx: Context, choice: str) -> None:
         ctx.set_var("bk_day", choice)
 
+    @registry.input("booking_day_typed")
+    def booking_day_typed(ctx: Context, text: str) -> str | None:
+        """A day typed instead of pressed: "tiistaina", "1.12.", "tomorrow", "الثلاثاء"; one of the days on offer."""
+        if not answer_allowed(ctx.understanding, text):
+            return None
+        day = typed.day_named(text, days(ctx), ctx.now.astimezone(tz).date())
+        return press(ctx, "day", day.isoformat()) if day is not None else None
+
     def times(ctx: Context) -> list[Slot]:
         day = chosen_day(ctx)
         if day is None:
@@ -184,10 +220,19 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
 
     @registry.action("booking_choose_time")
     def booking_choose_time(ctx: Context, choice: str) -> str:
-        ctx.set_var("bk_slot", int(choice))  # the engine checked it is one of the offered ids
+        ctx.set_var("bk_slot", int(choice))  # the engine (or a typed answer) checked it is one of the offered ids
         if "bk_topic" in ctx.vars and "bk_interp" in ctx.vars:
             return "booking.confirm"  # moving, or a second try after a lost race: the rest is known
         return "booking.topic"
+
+    @registry.input("booking_time_typed")
+    def booking_time_typed(ctx: Context, text: str) -> str | None:
+        """A time typed instead of pressed: "10:30", "10.30", "klo 10", "١٠:٣٠"; one of the free times on offer."""
+        if not answer_allowed(ctx.understanding, text):
+            return None
+        offered = [(str(slot.id), slot.starts_at.astimezone(tz).time()) for slot in times(ctx)]
+        choice = time_named(text, offered)
+        return press(ctx, "time", choice) if choice is not None else None
 
     # ------------------------------------------------------------------ topic and interpreter
     @registry.provider("booking_topics")
@@ -230,6 +275,18 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
     def booking_choose_interpreter(ctx: Context, choice: str) -> None:
         ctx.set_var("bk_interp", choice)
 
+    @registry.input("booking_interpreter_typed")
+    def booking_interpreter_typed(ctx: Context, text: str) -> str | None:
+        """A language typed instead of pressed: "Arabic", "عربي", "af soomaali". The intent model reads a language's
+        name as a wish to change the bot's language, which would leave the booking half-made."""
+        if not answer_allowed(ctx.understanding, text):
+            return None
+        named = languages_named(text)
+        offered = {option.id for option in booking_interpreter_languages(ctx)}
+        if len(named) != 1 or not named <= offered:
+            return None
+        return press(ctx, "interpreter_language", named.pop())
+
     # ------------------------------------------------------------------ confirming
     def interpreter(ctx: Context) -> str | None:
         return ctx.vars.get("bk_interp") or None
@@ -241,7 +298,7 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
             return "booking.start"
         values: dict[str, object] = {
             "when": present.when_text(ctx.language, slot, tz),
-            "where": present.where_text(texts, ctx.language, slot),
+            "where": present.where_text(texts, ctx.language, slot, towns),
             "icon": present.MODE_ICONS[slot.mode],
             "topic": present.topic_text(texts, ctx.language, ctx.vars["bk_topic"]),
             "interpreter": present.interpreter_text(texts, ctx.language, interpreter(ctx)),
@@ -288,11 +345,11 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
         ctx.values["reminded"] = feature.reminders.plan(ctx.session, booking, ctx.now)
         if result.previous is not None:
             feature.reminders.cancel(ctx.session, result.previous)
-            ctx.send(notify.to_counsellor(ctx.session, texts, tz, booking, "moved", result.previous))
+            ctx.send(notify.to_counsellor(ctx.session, texts, tz, towns, booking, "moved", result.previous))
             if result.previous.slot.counsellor_id != booking.slot.counsellor_id:
-                ctx.send(notify.to_counsellor(ctx.session, texts, tz, result.previous, "cancelled"))
+                ctx.send(notify.to_counsellor(ctx.session, texts, tz, towns, result.previous, "cancelled"))
         else:
-            ctx.send(notify.to_counsellor(ctx.session, texts, tz, booking, "new"))
+            ctx.send(notify.to_counsellor(ctx.session, texts, tz, towns, booking, "new"))
         reset(ctx)
         ctx.set_var("bk_done", booking.id)
         ctx.values["moved"] = result.previous is not None
@@ -303,18 +360,20 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
         booking = own_future_booking(ctx.session, ctx.user.id, ctx.vars.get("bk_done"), ctx.now)
         if booking is None:
             return "booking.mine"
-        values = present.booking_values(texts, ctx.language, booking, tz)
+        values = present.booking_values(texts, ctx.language, booking, tz, towns)
         key = "booking.moved" if ctx.values.get("moved") else "booking.booked"
         lines = [ctx.t(key, **values), ""]
         if ctx.values.get("reminded"):
             lines.append(ctx.t("booking.reminder_promise", hours=f"{config.reminder_hours:g}"))
         lines.append(ctx.t("booking.calendar_hint"))
         text = "\n".join(lines)
-        # Strings are Telegram HTML; a calendar file wants plain text.
+        # Strings are Telegram HTML; a calendar file wants plain text. An in-person meeting's location is the
+        # address as the map and the door write it (the Finnish town), so that the calendar app can find it.
+        location = present.where_plain(towns, FINNISH, booking.slot) or html.unescape(str(values["where"]))
         attachment = booking_ics(
             booking,
             title=html.unescape(ctx.t("booking.ics_title")),
-            location=html.unescape(str(values["where"])),
+            location=location,
             description=html.unescape(ctx.t("booking.ics_description", topic=values["topic"])),
             now=ctx.now,
         )
@@ -359,7 +418,7 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
             return
         lines = [ctx.t("booking.mine_title")]
         for booking in mine:
-            values = present.booking_values(texts, ctx.language, booking, tz)
+            values = present.booking_values(texts, ctx.language, booking, tz, towns)
             lines.append(ctx.t("booking.mine_line", **values))
         ctx.say("\n\n".join(lines))
 
@@ -383,7 +442,7 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
         if booking is None:
             ctx.say(ctx.t("booking.gone"))
             return "booking.mine"
-        ctx.say(ctx.t("booking.one", **present.booking_values(texts, ctx.language, booking, tz)))
+        ctx.say(ctx.t("booking.one", **present.booking_values(texts, ctx.language, booking, tz, towns)))
         return None
 
     @registry.action("booking_start_move")
@@ -422,6 +481,6 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
             return "booking.mine"
         cancel_booking(booking, by="family", now=ctx.now)
         feature.reminders.cancel(ctx.session, booking)
-        ctx.send(notify.to_counsellor(ctx.session, texts, tz, booking, "cancelled"))
+        ctx.send(notify.to_counsellor(ctx.session, texts, tz, towns, booking, "cancelled"))
         ctx.pop_var("bk_pick")
         return "booking.cancelled"

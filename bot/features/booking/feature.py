@@ -1,4 +1,4 @@
-"""Wiring of the booking feature: flows' names, commands, intents, the deep link, reminders."""
+"""Wiring of the booking feature: flows' names, commands, intents, the deep link, reminders, town names."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from bot.core.services import Services
 from bot.core.texts import Texts
 from bot.features.booking.counsellor import register_counsellor
 from bot.features.booking.family import register_family
+from bot.features.booking.places import TOWNS_FILE, PlaceNames
 from bot.features.booking.privacy import export_bookings, make_eraser, make_retention
 from bot.features.booking.reminders import BookingReminders
 from bot.features.booking.service import BookingConfig
+from bot.features.booking.typed import TypedWords
 from bot.outbox import delivery_for
 
 if TYPE_CHECKING:
@@ -31,15 +33,20 @@ class BookingFeature:
     tz: ZoneInfo
     config: BookingConfig
     reminders: BookingReminders
+    places: PlaceNames
+    typed: TypedWords
 
 
 def register(registry: Registry, services: Services) -> None:
     config = BookingConfig.from_settings(services.settings)
+    places = PlaceNames.load(services.settings.content_dir / TOWNS_FILE)
     feature = BookingFeature(
         texts=services.texts,
         tz=ZoneInfo(services.settings.timezone),
         config=config,
-        reminders=BookingReminders(config),
+        reminders=BookingReminders(config, places),
+        places=places,
+        typed=TypedWords.build(services.texts),
     )
     services.features[NAME] = feature
     registry.features.add(NAME)
@@ -49,6 +56,7 @@ def register(registry: Registry, services: Services) -> None:
     registry.privacy_exporters.append(export_bookings)
     registry.privacy_erasers.append(make_eraser(feature))
     registry.retention_hooks.append(make_retention(services.settings.retention_days))
+    registry.checks.append(lambda: list(feature.typed.problems))
 
     def to_booking(ctx: Context) -> str:
         return "booking.start" if ctx.user.language else "onboarding.language"

@@ -16,6 +16,7 @@ from bot.core.messages import Button, Recipient, Reply, UserRef
 from bot.core.texts import Texts
 from bot.db.models import Counsellor, User
 from bot.features.booking.models import Booking
+from bot.features.booking.places import PlaceNames
 from bot.features.booking.present import booking_values, language_name, when_text
 from bot.settings import SERVED_LANGUAGES
 
@@ -40,13 +41,19 @@ def counsellor_language(session: Session, counsellor: Counsellor) -> str:
 
 
 def to_counsellor(
-    session: Session, texts: Texts, tz: ZoneInfo, booking: Booking, event: str, previous: Booking | None = None
+    session: Session,
+    texts: Texts,
+    tz: ZoneInfo,
+    places: PlaceNames,
+    booking: Booking,
+    event: str,
+    previous: Booking | None = None,
 ) -> Reply:
     """`event` is new | moved | cancelled. The family appears only by its pseudonymous label."""
     counsellor = booking.slot.counsellor
     language = counsellor_language(session, counsellor)
     family = session.get(User, booking.user_id)
-    values = booking_values(texts, language, booking, tz)
+    values = booking_values(texts, language, booking, tz, places)
     values["family"] = family.label if family else "?"
     values["language"] = language_name(booking.language)
     values["old"] = when_text(language, previous.slot, tz) if previous is not None else ""
@@ -54,13 +61,16 @@ def to_counsellor(
     return Reply(text=text, to=Recipient(user=counsellor_ref(counsellor)))
 
 
-def to_family_cancelled(session: Session, texts: Texts, tz: ZoneInfo, booking: Booking) -> Reply | None:
+def to_family_cancelled(
+    session: Session, texts: Texts, tz: ZoneInfo, places: PlaceNames, booking: Booking
+) -> Reply | None:
     """The counsellor cancelled: say so kindly and offer to book again (or None if the family is gone)."""
     family = session.get(User, booking.user_id)
     if family is None:
         return None
     language = family.language or "en"
-    text = texts.get(language, "booking.cancelled_by_counsellor", **booking_values(texts, language, booking, tz))
+    values = booking_values(texts, language, booking, tz, places)
+    text = texts.get(language, "booking.cancelled_by_counsellor", **values)
     buttons = (
         (Button(texts.get(language, "booking.book_again"), f"{NOTICE_STEP}:book"),),
         (Button(texts.get(language, "common.menu"), f"{NOTICE_STEP}:menu"),),

@@ -1,6 +1,7 @@
 """How a booking or a slot is written in a given language: when, where, topic, interpreter.
 
-Used for the family (their language), for the counsellor (theirs) and for messages rendered later.
+Used for the family (their language), for the counsellor (theirs) and for messages rendered later. Towns are
+named in the reader's language (`places.PlaceNames`); what staff typed about the place is shown as typed.
 Dates and times come from `bot.timefmt`, the project's one place for "as their language writes them".
 """
 
@@ -11,9 +12,12 @@ from zoneinfo import ZoneInfo
 
 from bot.core.texts import LANGUAGE_NAMES, Safe, Texts
 from bot.features.booking.models import Booking, Slot
+from bot.features.booking.places import PlaceNames
 from bot.timefmt import format_date, format_datetime, format_time
 
 MODE_ICONS = {"in_person": "📍", "phone": "📞", "video": "💻"}
+# Between the town and the place (Arabic has its own comma).
+LIST_SEPARATORS = {"ar": "، "}
 
 
 def when_text(language: str, slot: Slot, tz: ZoneInfo) -> str:
@@ -30,11 +34,27 @@ def time_label(language: str, slot: Slot, tz: ZoneInfo, *, with_mode: bool = Fal
     return f"{label} {MODE_ICONS[slot.mode]}" if with_mode else label
 
 
-def where_text(texts: Texts, language: str, slot: Slot) -> Safe:
+def town_text(places: PlaceNames, language: str, slot: Slot) -> str:
+    """The slot's municipality as `language` writes it ("كيمي"), plain text."""
+    return places.name(slot.municipality, language) if slot.municipality else ""
+
+
+def where_plain(places: PlaceNames, language: str, slot: Slot) -> str | None:
+    """An in-person slot's town and place, plain text ("كيمي، Perhekeskus"); None for phone and video.
+
+    The place stays as staff typed it: it is an address, written as on the door and on the map."""
+    if slot.mode != "in_person":
+        return None
+    town = town_text(places, language, slot)
+    separator = LIST_SEPARATORS.get(language, ", ") if town != slot.municipality else ", "
+    return separator.join(part for part in (town, slot.place) if part)
+
+
+def where_text(texts: Texts, language: str, slot: Slot, places: PlaceNames) -> Safe:
     """HTML: the place is staff-typed text, so it is escaped here."""
-    if slot.mode == "in_person":
-        place = f", {html.escape(slot.place, quote=False)}" if slot.place else ""
-        return Safe(f"{html.escape(slot.municipality or '', quote=False)}{place}")
+    plain = where_plain(places, language, slot)
+    if plain is not None:
+        return Safe(html.escape(plain, quote=False))
     return Safe(texts.get(language, f"booking.mode_desc.{slot.mode}"))
 
 
@@ -54,12 +74,14 @@ def language_name(code: str | None) -> str:
     return LANGUAGE_NAMES.get(code or "", code or "?")
 
 
-def booking_values(texts: Texts, language: str, booking: Booking, tz: ZoneInfo) -> dict[str, object]:
+def booking_values(
+    texts: Texts, language: str, booking: Booking, tz: ZoneInfo, places: PlaceNames
+) -> dict[str, object]:
     """The placeholders every booking message shares."""
     slot = booking.slot
     return {
         "when": when_text(language, slot, tz),
-        "where": where_text(texts, language, slot),
+        "where": where_text(texts, language, slot, places),
         "icon": MODE_ICONS[slot.mode],
         "topic": topic_text(texts, language, booking.topic),
         "interpreter": interpreter_text(texts, language, booking.interpreter),

@@ -53,7 +53,7 @@ def make_eraser(feature: BookingFeature) -> Any:
             # The counsellor must know the time is free again; the reminder must not go out.
             cancel_booking(booking, by="family", now=ctx.now)
             feature.reminders.cancel(ctx.session, booking)
-            ctx.send(notify.to_counsellor(ctx.session, feature.texts, feature.tz, booking, "cancelled"))
+            ctx.send(notify.to_counsellor(ctx.session, feature.texts, feature.tz, feature.places, booking, "cancelled"))
         result = ctx.session.execute(delete(Booking).where(Booking.user_id == ctx.user.id))
         return {"bookings": int(getattr(result, "rowcount", 0) or 0)}
 

@@ -2,7 +2,7 @@
 the meeting, and the notice to a family whose booking staff cancelled from the command line.
 
 Rows are rendered in the family's language when they are sent, so the values here are language-free
-(`moment`, `nested`); a row's key is unique per booking, so planning twice queues once.
+(`moment`, `nested`, the town in each language); a row's key is unique per booking, so planning twice queues once.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from sqlalchemy.orm import Session
 
 from bot.core.texts import LANGUAGE_NAMES
 from bot.features.booking.models import Booking
-from bot.features.booking.present import MODE_ICONS
+from bot.features.booking.places import PlaceNames
+from bot.features.booking.present import MODE_ICONS, where_plain
 from bot.features.booking.service import BookingConfig
-from bot.outbox import Message, cancel_pending, moment, nested, queue
+from bot.outbox import Message, cancel_pending, localized, moment, nested, queue
+from bot.settings import SERVED_LANGUAGES
 
 NOTICE_STEP = "booking.notice"
 
@@ -25,12 +27,13 @@ def booking_ref(booking: Booking) -> str:
     return f"booking:{booking.id}"
 
 
-def outbox_values(booking: Booking) -> dict[str, Any]:
+def outbox_values(booking: Booking, places: PlaceNames) -> dict[str, Any]:
     """The placeholders of a booking message, resolved in the recipient's language at send time."""
     slot = booking.slot
+    where: Any
     if slot.mode == "in_person":
-        # Staff-typed and not translated: a plain string, escaped when rendered.
-        where: Any = ", ".join(part for part in (slot.municipality, slot.place) if part)
+        # The town in each language, the place as staff typed it: plain strings, escaped when rendered.
+        where = localized({language: where_plain(places, language, slot) or "" for language in SERVED_LANGUAGES})
     else:
         where = nested(f"booking.mode_desc.{slot.mode}")
     interpreter: Any
@@ -52,8 +55,9 @@ def outbox_values(booking: Booking) -> dict[str, Any]:
 class BookingReminders:
     """Plans and withdraws a booking's reminder in the caller's transaction."""
 
-    def __init__(self, config: BookingConfig) -> None:
+    def __init__(self, config: BookingConfig, places: PlaceNames) -> None:
         self.config = config
+        self.places = places
 
     def due_at(self, booking: Booking) -> datetime:
         return booking.slot.starts_at - timedelta(hours=self.config.reminder_hours)
@@ -70,7 +74,7 @@ class BookingReminders:
             kind="booking.reminder",
             text_key="booking.reminder",
             due_at=due,
-            values=outbox_values(booking),
+            values=outbox_values(booking, self.places),
             buttons=((("booking.my_bookings", f"{NOTICE_STEP}:mine"),), (("common.menu", f"{NOTICE_STEP}:menu"),)),
             expires_at=booking.slot.starts_at,  # a reminder after the start helps nobody
             ref=booking_ref(booking),
@@ -89,7 +93,7 @@ class BookingReminders:
             kind="booking.cancelled",
             text_key="booking.cancelled_by_counsellor",
             due_at=now,
-            values=outbox_values(booking),
+            values=outbox_values(booking, self.places),
             buttons=((("booking.book_again", f"{NOTICE_STEP}:book"),), (("common.menu", f"{NOTICE_STEP}:menu"),)),
             expires_at=booking.slot.starts_at,
             ref=f"booking-cancel:{booking.id}",
