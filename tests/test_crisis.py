@@ -74,6 +74,46 @@ def test_categories(detector: CrisisDetector, lang: str, text: str, category: st
     assert detector.category(text, lang) == category
 
 
+# Found by driving the bot as families would (QA, 2026-11-30): each was missed before.
+@pytest.mark.parametrize(
+    ("lang", "text", "category"),
+    [
+        ("en", "I want to die", "self_harm"),
+        ("ar", "لا أحد سيفتقدني لو رحلت", "self_harm"),
+        ("ar", "badi mout", "self_harm"),
+        ("ar", "ibni ma 3am yetnaffas", "medical"),
+        ("ru", "muzh menya byot", "violence"),
+        ("ru", "ya hochu umeret", "self_harm"),
+        ("ru", "rebenok ne dyshit", "child"),
+    ],
+)
+def test_crises_found_by_qa_are_flagged(detector: CrisisDetector, lang: str, text: str, category: str) -> None:
+    assert detector.category(text, lang) == category
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "asks"),
+    [
+        ("en", "I can't go on anymore", True),
+        ("en", "I can't go on anymore with this queue", False),
+        ("fi", "en jaksa enää", True),
+        ("fi", "en jaksa enää odottaa bussia", False),
+        ("ar", "لم أعد أستطيع التحمل", True),
+        ("ar", "لم أعد أستطيع تحمل البرد", False),
+        ("ru", "я больше не могу", True),
+        ("ru", "больше не могу ждать ответа от Kela", False),
+        ("sw", "siwezi kuendelea tena", True),
+        ("sw", "siwezi kuendelea na kozi", False),
+        ("so", "rajo ma lihi", True),
+        ("en", "I want to die", False),  # a crisis, not a question
+    ],
+)
+def test_distress_alone_is_a_reason_to_ask(detector: CrisisDetector, lang: str, text: str, asks: bool) -> None:
+    assert detector.scan(text, lang)[1] is asks
+    if asks:
+        assert detector.match(text, lang) is None  # asked about, not treated as a crisis
+
+
 def test_idioms_are_guarded_but_do_not_hide_a_crisis(detector: CrisisDetector) -> None:
     assert not detector.is_crisis("I'm dying to learn Finnish")
     assert not detector.is_crisis("this homework is killing me lol")

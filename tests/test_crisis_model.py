@@ -244,6 +244,12 @@ def test_a_score_just_below_the_threshold_asks_a_safety_question(combined: Combi
     assert combined.assess(text, "en") is CrisisVerdict.NONE
 
 
+def test_distress_named_by_the_lexicons_asks_the_safety_question(combined: CombinedCrisisDetector) -> None:
+    assert combined.assess("en jaksa enää", "fi") is CrisisVerdict.CHECK
+    assert combined.assess("siwezi kuendelea tena", "sw") is CrisisVerdict.CHECK
+    assert combined.assess("I want to die", "en") is CrisisVerdict.CRISIS
+
+
 def test_ordinary_messages_are_not_flagged(combined: CombinedCrisisDetector) -> None:
     """A false alarm sends emergency numbers to a family asking about a meeting."""
     texts = [e.text for e in load_examples(NLU_DATA / "test")]

@@ -13,6 +13,11 @@ so that an idiom next to a real crisis ("... and my husband hits me") still coun
 All languages are checked, the hinted one first: families mix languages, and the language guess
 of a short, distressed message can be wrong.
 
+Each file may also list `checks:`, distress that is not by itself a crisis ("I can't go on anymore",
+"en jaksa enää", "siwezi kuendelea tena"): such a message is answered as usual, and the bot adds its
+safety question (are you safe right now? 112, and a button for help now). A crisis pattern of any
+language wins over a check.
+
 Speed: the detector indexes every pattern by literal strings one of which any text it matches
 must contain, and runs (and compiles) only the patterns whose strings occur in the message. The
 index is cached on disk next to the NLU models, keyed by the lexicon files and this module, so
@@ -40,6 +45,7 @@ log = logging.getLogger(__name__)
 
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicons"
 CATEGORIES: tuple[str, ...] = ("self_harm", "violence", "child", "medical", "fire", "threat")
+CHECK = "check"  # the index's category of a `checks:` entry: not a crisis, a reason to ask
 
 _ARABIC_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
 _ARABIC_FOLD = str.maketrans(
@@ -92,6 +98,7 @@ class CrisisRules:
     language: str
     guards: tuple[re.Pattern[str], ...]
     patterns: tuple[tuple[str, re.Pattern[str]], ...]  # (category, pattern), in category order
+    checks: tuple[re.Pattern[str], ...] = ()
 
     @classmethod
     def from_file(cls, path: Path) -> CrisisRules:
@@ -111,7 +118,8 @@ class CrisisRules:
         patterns = tuple(
             (category, _compile(p, path, terms)) for category in CATEGORIES for p in by_category.get(category) or []
         )
-        return cls(language, guards, patterns)
+        checks = tuple(_compile(p, path, terms) for p in data.get("checks") or [])
+        return cls(language, guards, patterns, checks)
 
 
 _TERM = re.compile(r"\{([a-z_]+)\}")
@@ -354,6 +362,7 @@ class _Index:
         entries = [("guard", r.language, g.pattern) for r in ordered for g in r.guards]
         guard_count = len(entries)
         entries += [(category, r.language, p.pattern) for r in ordered for category, p in r.patterns]
+        entries += [(CHECK, r.language, p.pattern) for r in ordered for p in r.checks]
         by_key: dict[str, list[tuple[int, str]]] = {}
         always: list[int] = []
         for number, (_, _, source) in enumerate(entries):
@@ -460,8 +469,12 @@ class CrisisDetector:
 
     def match(self, text: str, language: str | None = None) -> tuple[str, str, str] | None:
         """(category, language of the pattern, the matched words), or None: for tests and review."""
+        return self.scan(text, language)[0]
+
+    def scan(self, text: str, language: str | None = None) -> tuple[tuple[str, str, str] | None, bool]:
+        """`match`, and whether a `checks:` entry matched (only when no crisis pattern did)."""
         if not text or not text.strip():
-            return None
+            return None, False
         index = self._index
         normalised = normalise(text)
         numbers = index.candidates(normalised)
@@ -474,11 +487,16 @@ class CrisisDetector:
             numbers = index.candidates(guarded)
             first_pattern = bisect.bisect_left(numbers, index.guard_count)
         hint = (language or "").split("-")[0].lower() or None
+        close = False
         for number in index.in_order(numbers[first_pattern:], hint):
+            category = index.categories[number]
+            if category == CHECK:
+                close = close or self._pattern(number).search(guarded) is not None
+                continue
             found = self._pattern(number).search(guarded)
             if found:
-                return index.categories[number], index.entry_languages[number], found.group(0).strip()
-        return None
+                return (category, index.entry_languages[number], found.group(0).strip()), False
+        return None, close
 
     def _pattern(self, number: int) -> re.Pattern[str]:
         pattern = self._compiled[number]

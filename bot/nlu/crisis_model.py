@@ -489,15 +489,17 @@ class CombinedCrisisDetector:
         return self.model.category(text), "model", f"score={score:.2f}"
 
     def assess(self, text: str, language: str | None = None) -> CrisisVerdict:
-        """A crisis by either signal; else a safety question when the model's score is close to its threshold."""
-        if self.lexicons.is_crisis(text, language):
+        """A crisis by either signal; else a safety question when the model's score is close to its threshold
+        or the lexicons' `checks:` name the message's distress."""
+        found, close = self.lexicons.scan(text, language)
+        if found is not None:
             return CrisisVerdict.CRISIS
         if self.model is None or not text.strip():
-            return CrisisVerdict.NONE
+            return CrisisVerdict.CHECK if close else CrisisVerdict.NONE
         score = self.model.score(text)
         if score >= self.model.threshold:
             return CrisisVerdict.CRISIS
-        return CrisisVerdict.CHECK if score >= self.model.check_threshold else CrisisVerdict.NONE
+        return CrisisVerdict.CHECK if close or score >= self.model.check_threshold else CrisisVerdict.NONE
 
     def signals(self, text: str, language: str | None = None) -> tuple[bool, bool]:
         """(lexicon flags it, model flags it), each on its own: for the benchmark and tests."""
