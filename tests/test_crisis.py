@@ -321,11 +321,11 @@ BENCH = Path(__file__).resolve().parent.parent / "bench" / "data"
 SERVED = ("ar", "en", "fi", "ru", "so", "sw")
 # file: (lowest recall, highest false-positive rate) on its messages, language as hint
 HELD_OUT_FLOORS: dict[str, tuple[float, float]] = {
-    "crisis_heldout_test.tsv": (0.75, 0.04),  # reached 149/197 = 0.756, 6/156 = 3.8%
+    "crisis_heldout_test.tsv": (0.75, 0.04),  # reached 150/197 = 0.761, 6/156 = 3.8%
     "crisis_heldout_test2.tsv": (0.48, 0.07),  # reached 76/156 = 0.487, 10/150 = 6.7% (above target)
     "crisis_heldout_test3.tsv": (0.55, 0.05),  # reached 83/150 = 0.553, 7/150 = 4.7%
-    "crisis_heldout_test4.tsv": (0.51, 0.08),  # reached 112/216 = 0.519, 12/168 = 7.1% (above target)
-    "crisis_heldout_test5.tsv": (0.25, 0.08),  # reached 273/1037 = 0.263, 65/934 = 7.0% (above target)
+    "crisis_heldout_test4.tsv": (0.51, 0.08),  # reached 112/216 = 0.519, 13/168 = 7.7% (above target)
+    "crisis_heldout_test5.tsv": (0.25, 0.08),  # reached 273/1037 = 0.263, 66/934 = 7.1% (above target)
 }
 
 

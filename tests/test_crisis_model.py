@@ -39,24 +39,26 @@ HELD_OUT = (
 # file: (lowest recall, highest false-positive rate) of the combined detector, language as hint.
 # The figures reached, measured after the model and its data were fixed (bench/crisis.py, with the
 # written3 training files of nlu_data/crisis, up to 150,000 weights kept and the concept features of
-# nlu_data/crisis/concepts); the lexicons alone reached 0.756 / 3.8%, 0.487 / 6.7%, 0.553 / 4.7%,
-# 0.519 / 7.1%, 0.263 / 7.0%. Set 4 was written after the others, blind, and measured before the
+# nlu_data/crisis/concepts); the lexicons alone reached 0.761 / 3.8%, 0.487 / 6.7%, 0.553 / 4.7%,
+# 0.519 / 7.7%, 0.263 / 7.1%. Set 4 was written after the others, blind, and measured before the
 # written2 files were added (0.708 / 7.7%) and after; set 5 (bench/data/README.md) before and after the
 # change of KEEP_FEATURES (0.721 / 10.7%, then 0.778 / 11.5%). Without the concept features the sets
 # gave 0.914 / 4.5%, 0.776 / 6.7%, 0.747 / 7.3%, 0.898 / 7.7%, 0.778 / 11.5%.
 # All are short of the issue's targets (recall >= 0.98, false positives <= 5%): see the docstring
 # of bot/nlu/crisis_model.py. The floors sit a little below the figures, as nlu_data/train (the
-# ordinary messages) still grows and retrains the model, and its threshold moves with it.
+# ordinary messages) still grows and retrains the model. Since its folds are fixed by each message's text
+# (2026-11-30) the figures above are those of the lexicons' QA additions and the fixed folds: before,
+# 0.914 / 4.5%, 0.788 / 6.7%, 0.753 / 7.3%, 0.898 / 7.1%, 0.768 / 10.7%.
 COMBINED_FLOORS: dict[str, tuple[float, float]] = {
-    "crisis_heldout_test.tsv": (0.89, 0.05),  # reached 180/197 = 0.914, 7/156 = 4.5%
-    "crisis_heldout_test2.tsv": (0.76, 0.08),  # reached 123/156 = 0.788, 10/150 = 6.7%
-    "crisis_heldout_test3.tsv": (0.72, 0.08),  # reached 113/150 = 0.753, 11/150 = 7.3%
-    "crisis_heldout_test4.tsv": (0.87, 0.09),  # reached 194/216 = 0.898, 12/168 = 7.1%
-    "crisis_heldout_test5.tsv": (0.76, 0.12),  # reached 796/1037 = 0.768, 100/934 = 10.7% (a hard set)
+    "crisis_heldout_test.tsv": (0.91, 0.05),  # reached 184/197 = 0.934, 7/156 = 4.5%
+    "crisis_heldout_test2.tsv": (0.80, 0.08),  # reached 129/156 = 0.827, 11/150 = 7.3%
+    "crisis_heldout_test3.tsv": (0.75, 0.09),  # reached 117/150 = 0.780, 12/150 = 8.0%
+    "crisis_heldout_test4.tsv": (0.87, 0.09),  # reached 194/216 = 0.898, 14/168 = 8.3%
+    "crisis_heldout_test5.tsv": (0.77, 0.12),  # reached 822/1037 = 0.793, 107/934 = 11.5% (a hard set)
 }
 # file: (lowest share of crises, highest share of near-misses) that get the emergency information or the
 # safety question (CrisisVerdict.CHECK). Reached: 186/197 = 0.944, 9/156 = 5.8%; 138/156 = 0.885, 14/150 =
-# 9.3%; 127/150 = 0.847, 12/150 = 8.0%; 203/216 = 0.940, 14/168 = 8.3%; 884/1037 = 0.852, 126/934 = 13.5%.
+# 9.3%; 128/150 = 0.853, 12/150 = 8.0%; 203/216 = 0.940, 15/168 = 8.9%; 887/1037 = 0.855, 131/934 = 14.0%.
 REACHED_FLOORS: dict[str, tuple[float, float]] = {
     "crisis_heldout_test.tsv": (0.92, 0.07),
     "crisis_heldout_test2.tsv": (0.86, 0.11),
@@ -64,7 +66,7 @@ REACHED_FLOORS: dict[str, tuple[float, float]] = {
     "crisis_heldout_test4.tsv": (0.91, 0.10),
     "crisis_heldout_test5.tsv": (0.83, 0.15),
 }
-# Ordinary messages asked the safety question or flagged: 4 of 1,380 measured.
+# Ordinary messages asked the safety question or flagged: 5 of 1,380 measured.
 ORDINARY_REACHED_MAX = 6
 # Ordinary messages of nlu_data/test (none is a crisis) that the combined detector flags: 1 of 1380
 # measured (0 before the written3 files and the 0.2% ordinary target; the lexicons alone: 0).
