@@ -12,12 +12,16 @@ from bot.core.texts import LANGUAGE_NAMES, Texts
 from bot.db.models import GuideFeedback
 from bot.features.guide.feature import TOPIC_SECTIONS
 from bot.features.guide.library import GuideLibrary, pages, parse_section
+from bot.features.guide.section_words import CHOOSE_WORDS, Part, SectionWords, parse_entry
 from bot.settings import ROOT, SERVED_LANGUAGES
 from tests.client import plain
 from tests.fakes import FixedUnderstanding
 
 LIBRARY = GuideLibrary.load(ROOT / "content")
 TEXTS = Texts.load(ROOT / "content" / "strings")
+WORK_OR_STUDY = TOPIC_SECTIONS["topic_work_study"]
+CHOICES = [ids for ids in TOPIC_SECTIONS.values() if len(ids) > 1]
+SECTION_WORDS = SectionWords.build(TEXTS, CHOICES)
 
 
 def t(language: str, key: str, /, **values: object) -> str:
@@ -180,3 +184,237 @@ def test_an_old_read_more_under_another_sections_summary_is_refused(make_client)
     client.send("doctor")
     client.click("📖")  # the health summary's own button still works
     assert health.title in client.text
+
+
+# --------------------------------------------------------------------------- which section a message means
+# "work and studies" is one intent for two sections: the message's own words say which, when they say one.
+POINTING = [
+    ("I want to study Finnish", "language-studies"),
+    ("where can I learn Finnish?", "language-studies"),
+    ("Finnish course for adults", "language-studies"),
+    ("I am looking for a job", "work"),
+    ("how do I write a CV", "work"),
+    ("where is the TE office", "work"),
+    ("work in Finland", "work"),
+    ("haluan opiskella suomen kieltä", "language-studies"),
+    ("haluan oppia suomea", "language-studies"),
+    ("suomen kielen kurssi", "language-studies"),
+    ("kielikurssi aikuisille", "language-studies"),
+    ("etsin töitä", "work"),
+    ("etsin tyota", "work"),
+    ("tarvitsen työtä", "work"),
+    ("työpaikka Kemistä", "work"),
+    ("töitä Suomessa", "work"),
+    ("TE-toimisto", "work"),
+    ("أريد أن أتعلم اللغة الفنلندية", "language-studies"),
+    ("أريد أن أتعلم لغة", "language-studies"),
+    ("كورس فنلندي", "language-studies"),
+    ("بدي ادرس بالجامعة", "language-studies"),
+    ("سأتعلم الفنلندية", "language-studies"),
+    ("أبحث عن عمل", "work"),
+    ("أريد العمل في فنلندا", "work"),
+    ("أحتاج وظيفة", "work"),
+    ("بدي اشتغل", "work"),
+    ("كيف اكتب السيرة الذاتية", "work"),
+    ("где можно изучать финский язык", "language-studies"),
+    ("курсы финского", "language-studies"),
+    ("помогите финскому научиться", "language-studies"),
+    ("хочу учиться", "language-studies"),
+    ("ищу работу", "work"),
+    ("работа в Финляндии", "work"),
+    ("помощь с резюме", "work"),
+    ("waxaan rabaa inaan barto luuqadda finishka", "language-studies"),
+    ("koorsada af finnishka", "language-studies"),
+    ("waxaan raadinayaa shaqo", "work"),
+    ("xafiiska shaqada", "work"),
+    ("nataka kujifunza kifini", "language-studies"),
+    ("kozi ya lugha", "language-studies"),
+    ("natafuta kazi", "work"),
+    ("natafuta ajira", "work"),
+]
+
+
+@pytest.mark.parametrize(("text", "section_id"), POINTING)
+def test_a_message_s_words_point_to_one_section(text: str, section_id: str) -> None:
+    assert SECTION_WORDS.choose(text, WORK_OR_STUDY) == section_id
+
+
+@pytest.mark.parametrize(
+    ("word", "section_id"),
+    [
+        # Arabic with and without the article, and with a conjunction or preposition written onto the word
+        *[(word, "language-studies") for word in ("لغة", "اللغة", "باللغة", "واللغة", "للغة", "فنلندي", "بالفنلندي")],
+        *[(word, "work") for word in ("عمل", "العمل", "للعمل", "والعمل", "بالعمل", "وظيفة", "الوظيفة")],
+        # Russian and Finnish inflections
+        *[(word, "language-studies") for word in ("финский", "финского", "финскому", "языка", "языку", "курсы")],
+        *[(word, "work") for word in ("работа", "работу", "работы", "работать")],
+        *[(word, "language-studies") for word in ("suomea", "kieli", "kieltä", "kielen", "kielta", "kurssille")],
+        *[(word, "work") for word in ("työ", "työtä", "töitä", "työpaikka", "työpaikkaa", "työttömänä")],
+    ],
+)
+def test_inflected_and_prefixed_words_point_to_their_section(word: str, section_id: str) -> None:
+    assert SECTION_WORDS.choose(word, WORK_OR_STUDY) == section_id
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I want to study Finnish and find a job",
+        "haluan suomen kurssille jotta saisin töitä",
+        "курсы языка закончились, теперь ищу работу",
+        "work and studies",
+        "",  # a question kept across consent, without words
+        "Kemi",  # a kept town
+        "I need help",
+        "Finland",  # the country is not the language
+        "Suomessa",
+        "في فنلندا",
+        "в Финляндии",
+    ],
+)
+def test_both_or_neither_leaves_the_choice_to_the_family(text: str) -> None:
+    assert SECTION_WORDS.choose(text, WORK_OR_STUDY) is None
+
+
+def test_every_choice_has_valid_words_in_every_language() -> None:
+    assert SECTION_WORDS.problems == ()
+    for choice in CHOICES:
+        for section_id in choice:
+            for language in SERVED_LANGUAGES:
+                listed = TEXTS.get(language, f"{CHOOSE_WORDS}.{section_id}").split(",")
+                assert all(parse_entry(raw) for raw in listed), (language, section_id)
+
+
+def test_entries_are_words_stems_or_words_in_a_row() -> None:
+    assert parse_entry(" cv ") == (Part("cv", False),)
+    assert parse_entry("Työ*") == (Part("tyo", True),)
+    assert parse_entry("te-toimisto*") == (Part("te", False), Part("toimisto", True))
+    assert parse_entry("سيرة ذاتية") == (Part("سيره", False), Part("ذاتيه", False))
+    for bad in ("", " ", "ab*", "*", "op*iskelu", "?!"):
+        assert parse_entry(bad) is None, bad
+
+
+def test_the_check_names_missing_lists_bad_entries_and_words_pointing_to_both() -> None:
+    table = dict(TEXTS.by_language["en"])
+    table[f"{CHOOSE_WORDS}.work"] = "job*, wo*, course"
+    texts = Texts({language: table for language in SERVED_LANGUAGES})
+    problems = "\n".join(SectionWords.build(texts, [("work", "language-studies"), ("health", "wellbeing")]).problems)
+    assert f"{CHOOSE_WORDS}.health is missing" in problems
+    assert "'wo*' is not a word, a stem of 3 or more letters" in problems
+    assert "'course' (work) also points to ['language-studies']" in problems
+    assert "'job'" not in problems
+
+
+class WorkOrStudy:
+    """Reads every message as the "work and studies" intent, whatever its words."""
+
+    def understand(self, text: str, **_: object) -> FixedUnderstanding:
+        intent = "topic_work_study"
+        return FixedUnderstanding(text, "so", 0.95, intent, 0.93, False, ((intent, 0.93),))
+
+
+def shows_summary(client, language: str, section_id: str) -> bool:
+    section = LIBRARY.get(language, section_id)
+    assert section is not None
+    return section.title in client.text and section.summary in client.text
+
+
+def test_the_topic_intent_opens_the_section_its_words_point_to(make_client) -> None:
+    client = make_client(nlu=WorkOrStudy(), user_id="words-so")
+    onboard(client, "so")
+    client.send("waxaan rabaa inaan barto luuqadda finishka")
+    assert shows_summary(client, "so", "language-studies"), client.text
+    assert t("so", "guide.choose") not in client.text
+    client.send("waxaan raadinayaa shaqo")
+    assert shows_summary(client, "so", "work"), client.text
+    client.send("shaqo iyo waxbarasho")  # both: the family picks
+    assert t("so", "guide.choose") in client.text
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "section_id"),
+    [
+        ("en", "I want to study Finnish", "language-studies"),
+        ("en", "where can I learn Finnish?", "language-studies"),
+        ("en", "I am looking for a job", "work"),
+        ("fi", "haluan opiskella suomen kieltä", "language-studies"),
+        ("fi", "etsin töitä", "work"),
+        ("ar", "أريد أن أتعلم اللغة الفنلندية", "language-studies"),
+        ("ar", "أبحث عن عمل", "work"),
+        ("ru", "где можно изучать финский язык", "language-studies"),
+        ("ru", "ищу работу", "work"),
+        ("so", "waxaan rabaa inaan barto luuqadda finishka", "language-studies"),
+        ("so", "waxaan raadinayaa shaqo", "work"),
+        ("sw", "nataka kujifunza kifini", "language-studies"),
+        ("sw", "natafuta kazi", "work"),
+    ],
+)
+def test_a_family_s_own_words_open_the_section_without_asking(
+    make_client, real_nlu, language: str, text: str, section_id: str
+) -> None:
+    client = make_client(nlu=real_nlu, user_id=f"words-{language}-{section_id}")
+    onboard(client, language)
+    client.send(text)
+    assert shows_summary(client, language, section_id), client.text
+    assert t(language, "guide.choose") not in client.text
+
+
+def test_a_message_about_both_still_asks_which(make_client, real_nlu) -> None:
+    client = make_client(nlu=real_nlu, user_id="words-both")
+    onboard(client, "en")
+    client.send("I want to study Finnish and find a job")
+    assert t("en", "guide.choose") in client.text
+    assert [b.payload.rsplit(":", 1)[1] for b in client.buttons[:2]] == list(WORK_OR_STUDY)
+
+
+BOTH = {"en": "work and studies", "fi": "työ ja opiskelu", "ar": "العمل والدراسة", "ru": "работа и учёба"}
+
+
+@pytest.mark.parametrize(
+    ("language", "answer", "section_id"),
+    [
+        ("en", "Finnish", "language-studies"),  # the model alone reads it as a wish to change the language
+        ("en", "the language one", "language-studies"),
+        ("fi", "kieli", "language-studies"),
+        ("ar", "اللغة", "language-studies"),
+        ("ru", "работа", "work"),
+    ],
+)
+def test_a_section_typed_at_the_question_opens_it(
+    make_client, real_nlu, language: str, answer: str, section_id: str
+) -> None:
+    client = make_client(nlu=real_nlu, user_id=f"typed-{language}-{section_id}")
+    onboard(client, language)
+    client.send(BOTH[language])
+    assert t(language, "guide.choose") in client.text
+    client.send(answer)
+    assert shows_summary(client, language, section_id), client.text
+
+
+def test_a_question_kept_across_consent_without_its_words_still_asks(make_client, real_nlu) -> None:
+    # Before consent only the intent and the words features ask for are kept, not the message: nothing
+    # tells the sections apart any more, so the family picks.
+    client = make_client(nlu=real_nlu, user_id="kept-study")
+    client.send("I want to study Finnish")
+    client.click("✅")
+    assert t("en", "guide.choose") in client.text
+    client.click("📚")
+    assert shows_summary(client, "en", "language-studies")
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("Kela unemployment money", "money"),  # short, but confidently about another topic
+        ("I want to change the language to Finnish", None),  # a longer wish to change the language
+    ],
+)
+def test_at_the_question_a_message_about_something_else_is_left_to_the_model(
+    make_client, real_nlu, text: str, shown: str | None
+) -> None:
+    client = make_client(nlu=real_nlu, user_id=f"typed-else-{shown}")
+    onboard(client, "en")
+    client.send(BOTH["en"])
+    client.send(text)
+    assert not shows_summary(client, "en", "language-studies") and not shows_summary(client, "en", "work")
+    assert shown is None or shows_summary(client, "en", shown), client.text

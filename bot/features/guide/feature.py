@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
 from bot.core.context import Context, Option
+from bot.core.engine import INTENT_THRESHOLD
 from bot.core.messages import Reply
 from bot.core.registry import IntentHandler, Registry
 from bot.core.services import Services
 from bot.db.models import GuideFeedback
+from bot.features.groups.towns import words
 from bot.features.guide.library import FLOW_LINKS, GuideLibrary, Section
+from bot.features.guide.section_words import SectionWords
+
+if TYPE_CHECKING:
+    from bot.nlu.pipeline import Understanding
 
 # The intent contract's topics and the sections that answer them. Where one intent covers two sections
-# ("work and studies"), the family picks one: nothing in the intent tells a job from a Finnish course.
+# ("work and studies"), nothing in the intent tells a job from a Finnish course: the message's own words
+# may (`guide.choose_words.<section>`, see section_words.py), and otherwise the family picks.
 TOPIC_SECTIONS: dict[str, tuple[str, ...]] = {
     "topic_health": ("health",),
     "topic_mental_health": ("wellbeing",),
@@ -31,6 +39,12 @@ LINK_TARGETS = {
     "groups": ("groups.start", "guide.link_groups"),
     "handoff": ("handoff.start", "guide.link_handoff"),
 }
+# A section typed at "Which one do you mean?" is taken from a message that the model reads as the topic asked
+# about, or does not understand, or, in this many words at most, reads as one of TYPED_CHOICE_INTENTS: "Finnish"
+# or "kieli" alone reads as a wish to change the language. Any other confident reading is left to the model
+# ("Kela unemployment money" is about money).
+SHORT_ANSWER_WORDS = 4
+TYPED_CHOICE_INTENTS = frozenset({"change_language", "out_of_scope"})
 
 
 def register(registry: Registry, services: Services) -> None:
@@ -38,6 +52,8 @@ def register(registry: Registry, services: Services) -> None:
     services.features["guide"] = library
     registry.features.add("guide")
     registry.checks.append(lambda: library.check(FLOW_LINKS))
+    section_words = SectionWords.build(services.texts, (ids for ids in TOPIC_SECTIONS.values() if len(ids) > 1))
+    registry.checks.append(lambda: list(section_words.problems))
 
     def section(ctx: Context) -> Section | None:
         section_id = ctx.vars.get("guide_section")
@@ -161,10 +177,27 @@ def register(registry: Registry, services: Services) -> None:
         ctx.set_var("guide_page", 0)
         return "guide.summary"
 
+    @registry.input("guide_choice_typed")
+    def guide_choice_typed(ctx: Context, text: str) -> str | None:
+        """A section typed instead of pressed at "Which one do you mean?": "Finnish", "töitä", "اللغة"."""
+        among = list(ctx.vars.get("guide_choices", []))
+        u = ctx.understanding
+        if (
+            u is not None
+            and u.intent_confidence >= INTENT_THRESHOLD
+            and list(TOPIC_SECTIONS.get(u.intent, ())) != among
+        ):
+            if u.intent not in TYPED_CHOICE_INTENTS or len(words(text)) > SHORT_ANSWER_WORDS:
+                return None  # read confidently as something else
+        chosen = section_words.choose(text, among)
+        return open_summary(ctx, chosen) if chosen is not None else None
+
     def topic_handler(section_ids: tuple[str, ...]) -> IntentHandler:
-        def handler(ctx: Context, _understanding: object) -> str | None:
-            if len(section_ids) == 1:
-                return open_summary(ctx, section_ids[0])
+        def handler(ctx: Context, understanding: Understanding) -> str | None:
+            # A kept question (across consent) carries only a few kept words, often none: then the family picks.
+            chosen = section_ids[0] if len(section_ids) == 1 else section_words.choose(understanding.text, section_ids)
+            if chosen is not None:
+                return open_summary(ctx, chosen)
             ctx.set_var("guide_choices", list(section_ids))
             return "guide.choose"
 
