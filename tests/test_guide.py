@@ -160,11 +160,11 @@ class KelaOrHealth:
 
 
 def test_the_health_summary_carries_the_emergency_numbers(make_client) -> None:
-    """'Emergency numbers' typed reads as health care: the numbers are one tap away there."""
+    """A family looking for help now may open health care: the numbers are one tap away there."""
 
     client = make_client(nlu=KelaOrHealth(), user_id="urgent")
     onboard(client, "en")
-    client.send("emergency numbers")
+    client.send("I need a doctor now")
     client.click(t("en", "menu.emergency"))
     assert "112" in client.text and "0800 147 111" in client.text
     client.send("kela money")
@@ -418,3 +418,31 @@ def test_at_the_question_a_message_about_something_else_is_left_to_the_model(
     client.send(text)
     assert not shows_summary(client, "en", "language-studies") and not shows_summary(client, "en", "work")
     assert shown is None or shows_summary(client, "en", shown), client.text
+
+
+@pytest.mark.parametrize(
+    ("language", "text"),
+    [
+        ("en", "what is the emergency number"),
+        ("en", "poison information number"),
+        ("fi", "mikä on hätänumero"),
+        ("ar", "ما هو رقم الطوارئ"),
+        ("ru", "какой номер скорой помощи"),
+        ("so", "waa maxay lambarka degdegga"),
+        ("sw", "namba ya dharura ni ipi"),
+    ],
+)
+def test_asking_for_the_emergency_number_gets_the_numbers(make_client, real_nlu, language: str, text: str) -> None:
+    client = make_client(user_id=f"sos-{language}-{len(text)}", nlu=real_nlu)
+    onboard(client, language)
+    client.send(text)
+    emergency = plain(client.conversation.services.texts.get(language, "emergency.info"))
+    assert emergency in client.text
+    assert "112" in client.text
+
+
+def test_a_health_question_without_emergency_words_opens_the_health_section(make_client, real_nlu) -> None:
+    client = make_client(user_id="health-plain", nlu=real_nlu)
+    onboard(client, "en")
+    client.send("where is the health centre")
+    assert plain(client.conversation.services.texts.get("en", "emergency.info")) not in client.text

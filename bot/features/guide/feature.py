@@ -33,6 +33,12 @@ TOPIC_SECTIONS: dict[str, tuple[str, ...]] = {
 # Sections a family may open looking for help now ("emergency numbers" reads as health care): their
 # summary carries the emergency numbers button.
 URGENT_SECTIONS = frozenset({"health", "wellbeing", "safety"})
+# A health question that asks for the numbers themselves ("what is the emergency number", "رقم الطوارئ",
+# "lambarka sunta") gets them at once, not a section with a button for them. Its words are a list like a
+# section's (guide.choose_words.emergency).
+EMERGENCY_WORDS = "emergency"
+EMERGENCY_STEP = "main.emergency"
+ASKS_FOR_NUMBERS = frozenset({"topic_health", "topic_mental_health"})
 # "what next" flow links → (the flow step they open, the string labelling the button)
 LINK_TARGETS = {
     "book": ("booking.start", "guide.link_book"),
@@ -52,7 +58,9 @@ def register(registry: Registry, services: Services) -> None:
     services.features["guide"] = library
     registry.features.add("guide")
     registry.checks.append(lambda: library.check(FLOW_LINKS))
-    section_words = SectionWords.build(services.texts, (ids for ids in TOPIC_SECTIONS.values() if len(ids) > 1))
+    section_words = SectionWords.build(
+        services.texts, [*(ids for ids in TOPIC_SECTIONS.values() if len(ids) > 1), (EMERGENCY_WORDS,)]
+    )
     registry.checks.append(lambda: list(section_words.problems))
 
     def section(ctx: Context) -> Section | None:
@@ -192,8 +200,10 @@ def register(registry: Registry, services: Services) -> None:
         chosen = section_words.choose(text, among)
         return open_summary(ctx, chosen) if chosen is not None else None
 
-    def topic_handler(section_ids: tuple[str, ...]) -> IntentHandler:
+    def topic_handler(intent: str, section_ids: tuple[str, ...]) -> IntentHandler:
         def handler(ctx: Context, understanding: Understanding) -> str | None:
+            if intent in ASKS_FOR_NUMBERS and section_words.choose(understanding.text, (EMERGENCY_WORDS,)):
+                return EMERGENCY_STEP
             # A kept question (across consent) carries only a few kept words, often none: then the family picks.
             chosen = section_ids[0] if len(section_ids) == 1 else section_words.choose(understanding.text, section_ids)
             if chosen is not None:
@@ -205,7 +215,7 @@ def register(registry: Registry, services: Services) -> None:
 
     registry.intents["guide_topics"] = lambda _ctx, _u: "guide.topics"
     for intent, section_ids in TOPIC_SECTIONS.items():
-        registry.intents[intent] = topic_handler(section_ids)
+        registry.intents[intent] = topic_handler(intent, section_ids)
 
 
 def _escape(text: str) -> str:
