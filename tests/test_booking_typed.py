@@ -209,10 +209,10 @@ def test_a_typed_time_that_someone_else_booked_meanwhile_is_not_taken(world: Wor
 def test_towns_are_shown_in_the_familys_language_everywhere(world: World) -> None:
     counsellor = add_counsellor(world)
     add_slot(world, counsellor, timedelta(days=2))
-    add_slot(world, counsellor, timedelta(days=3), municipality="Simo")  # not in content/groups.yml
+    add_slot(world, counsellor, timedelta(days=3), municipality="Simo")  # a town without a group
     client = at_the_place_step(world, "ar")
     labels = [plain(b.label) for b in client.buttons]
-    assert "📍 كيمي" in labels and "📍 Simo" in labels, labels
+    assert "📍 كيمي" in labels and "📍 سيمو" in labels, labels
     assert not any("Kemi" in label for label in labels)
     client.click("📍 كيمي")
     client.click_nth(0)
@@ -284,11 +284,11 @@ def test_a_counsellor_reads_the_town_in_their_own_language(world: World) -> None
 
 # ---------------------------------------------------------------------- the recognisers, as pure functions
 def test_town_names_fold_case_and_diacritics_and_keep_unknown_ones() -> None:
-    assert [TOWNS.name(stored, "ar") for stored in ("Kemi", "KEMI", "tornio", "Simo")] == [
+    assert [TOWNS.name(stored, "ar") for stored in ("Kemi", "KEMI", "tornio", "Keminmaa")] == [
         "كيمي",
         "كيمي",
         "تورنيو",
-        "Simo",
+        "Keminmaa",  # not in content/groups.yml: as stored
     ]
     assert TOWNS.name("Kemi", "ru") == "Кеми" and TOWNS.name("Kemi", "fi") == "Kemi"
     offered = ["Kemi", "Tornio", "Simo"]

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
 from bot import timefmt
 from bot.features.groups.catalog import check_catalog, load_catalog, parse_catalog
@@ -158,3 +159,15 @@ def test_problems_in_the_groups_file_are_named() -> None:
     assert "municipality 'oulu' is not listed" in problems
     assert "audience 'cats'" in problems
     assert "group 'y': an every-2-weeks group needs schedule.first_date" in problems
+
+
+@pytest.mark.parametrize("language", ["fi", "en", "ar", "ru", "so", "sw"])
+def test_the_groups_intro_promises_no_rhythm_that_a_group_does_not_keep(language: str) -> None:
+    # The Tervola group meets every second week: "we meet every week" was untrue there, and "every second week"
+    # would be untrue for the others. Each group's own rhythm is on its page (schedule_weekly, schedule_biweekly).
+    assert {group.schedule.every_weeks for group in load_catalog(ROOT / "content" / "groups.yml").groups} == {1, 2}
+    strings = yaml.safe_load((ROOT / "content" / "strings" / f"groups.{language}.yml").read_text(encoding="utf-8"))
+    intro = strings["groups"]["choose_municipality"].casefold()
+    for key in ("schedule_weekly", "schedule_biweekly"):
+        rhythm = strings["groups"][key].split(":")[0].casefold()  # "Every week: {weekday}, …" → "every week"
+        assert rhythm not in intro, (language, rhythm)

@@ -44,7 +44,7 @@ class PlaceNames:
         bookable: Iterable[str] = MUNICIPALITIES,
     ) -> PlaceNames:
         """From the file's names and spellings. A municipality staff may choose that the file leaves out is still
-        understood by its Finnish name and case endings (Simo, Simossa), under its own name as the key."""
+        understood by its Finnish name and case endings (Muonio, Muoniossa), under its own name as the key."""
         keys: dict[str, str] = {}
         for key, by_language in names.items():
             keys.setdefault(fold(key), key)

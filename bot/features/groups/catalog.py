@@ -50,6 +50,8 @@ class Catalog:
     sample: bool = False
     # municipality key → other ways families write its name (`also_written:`), for recognising it in messages
     spellings: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # municipality key → the towns whose groups are nearest (`nearest:`), for a family in a town without a group
+    nearest: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def municipality_name(self, key: str, language: str) -> str:
         names = self.municipalities.get(key) or {}
@@ -100,6 +102,7 @@ def parse_catalog(raw: Any, source: str = "content/groups.yml") -> tuple[Catalog
             problems.append(f"{source}: also_written: {key!r} needs a list of spellings, like [Kemissä, كمي]")
             continue
         spellings[str(key)] = tuple(str(spelling).strip() for spelling in written)
+    nearest = _nearest(raw.get("nearest"), municipalities, source, problems)
     reminders: list[tuple[str, timedelta]] = []
     for label in raw.get("reminders_before") or DEFAULT_REMINDERS:
         try:
@@ -166,8 +169,46 @@ def parse_catalog(raw: Any, source: str = "content/groups.yml") -> tuple[Catalog
                 sample=bool(entry.get("sample", raw.get("sample", False))),
             )
         )
-    catalog = Catalog(tuple(groups), municipalities, tuple(reminders), bool(raw.get("sample", False)), spellings)
+    with_groups = {group.municipality for group in groups}
+    for key, towns in nearest.items():
+        empty = [town for town in towns if town not in with_groups]
+        problems.extend(f"{source}: nearest: {key!r}: {town!r} has no group in this file" for town in empty)
+    catalog = Catalog(
+        tuple(groups),
+        municipalities,
+        tuple(reminders),
+        bool(raw.get("sample", False)),
+        spellings,
+        nearest,
+    )
     return catalog, problems
+
+
+def _nearest(
+    raw: Any, municipalities: dict[str, dict[str, str]], source: str, problems: list[str]
+) -> dict[str, tuple[str, ...]]:
+    """`nearest:`: town key → the town keys whose groups are nearest (one key alone is taken as a list of one)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        problems.append(f"{source}: nearest: expected a town key with a list of town keys on each line")
+        return {}
+    nearest: dict[str, tuple[str, ...]] = {}
+    for raw_key, towns in raw.items():
+        key, where = str(raw_key), f"{source}: nearest: {raw_key!r}"
+        if key not in municipalities:
+            problems.append(f"{where} is not listed under `municipalities:`")
+        listed = [towns] if isinstance(towns, str) else towns
+        if not isinstance(listed, list) or not listed or not all(isinstance(town, str) for town in listed):
+            problems.append(f"{where} needs a list of town keys, like [kemi, tornio]")
+            continue
+        for town in listed:
+            if town not in municipalities:
+                problems.append(f"{where}: {town!r} is not listed under `municipalities:`")
+            elif town == key:
+                problems.append(f"{where}: a town cannot be its own nearest")
+        nearest[key] = tuple(dict.fromkeys(town for town in listed if town in municipalities and town != key))
+    return nearest
 
 
 def load_catalog(path: Path) -> Catalog:

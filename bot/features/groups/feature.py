@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -201,13 +202,19 @@ def register(registry: Registry, services: Services) -> None:
         ctx.set_var("groups_municipality", group.municipality)
 
     # ------------------------------------------------------------------ town → groups
-    @registry.provider("group_municipalities")
-    def group_municipalities(ctx: Context) -> list[Option]:
+    def towns_with_groups(ctx: Context) -> list[str]:
+        """The towns where an active group meets, in the file's order: only these are offered as buttons."""
         present = {group.municipality for group in active_groups(ctx)}
-        order = [key for key in groups.catalog.municipalities if key in present] + sorted(
+        return [key for key in groups.catalog.municipalities if key in present] + sorted(
             present - set(groups.catalog.municipalities)
         )
-        return [Option(key, f"📍 {groups.municipality(key, ctx.language)}") for key in order]
+
+    def town_options(ctx: Context, keys: list[str]) -> list[Option]:
+        return [Option(key, f"📍 {groups.municipality(key, ctx.language)}") for key in keys]
+
+    @registry.provider("group_municipalities")
+    def group_municipalities(ctx: Context) -> list[Option]:
+        return town_options(ctx, towns_with_groups(ctx))
 
     @registry.action("choose_municipality")
     def choose_municipality(ctx: Context, key: str) -> str:
@@ -248,10 +255,9 @@ def register(registry: Registry, services: Services) -> None:
         if not isinstance(town, str):
             return "groups.start"
         here = groups_in_town(ctx)
-        title = ctx.t("groups.list_title", municipality=groups.municipality(town, ctx.language))
         if not here:
-            ctx.say(f"{title}\n\n{ctx.t('groups.no_groups')}")
-            return None
+            return "groups.no_group"
+        title = ctx.t("groups.list_title", municipality=groups.municipality(town, ctx.language))
         items = [
             ctx.t(
                 "groups.list_item",
@@ -264,6 +270,48 @@ def register(registry: Registry, services: Services) -> None:
         ]
         ctx.say("\n\n".join([title, *items, ctx.t("groups.list_choose")]))
         return None
+
+    # ------------------------------------------------------------------ a town without a group
+    def nearest_towns(ctx: Context) -> tuple[list[str], bool]:
+        """The towns to offer instead of the chosen one, and whether they are its nearest (`nearest:` in the
+        file) rather than every town with a group."""
+        present = towns_with_groups(ctx)
+        nearest = groups.catalog.nearest.get(str(ctx.vars.get("groups_municipality")), ())
+        listed = [key for key in nearest if key in present]
+        return (listed, True) if listed else (present, False)
+
+    def and_list(ctx: Context, items: list[str]) -> Safe:
+        """Town names as a sentence lists them in the user's language, escaped: "Kemi and Tornio"."""
+        escaped = [html.escape(item, quote=False) for item in items]
+        if len(escaped) < 2:
+            return Safe("".join(escaped))
+        first = Safe(LIST_SEPARATORS.get(ctx.language, ", ").join(escaped[:-1]))
+        return Safe(ctx.t("groups.and_list", first=first, last=Safe(escaped[-1])))
+
+    @registry.action("show_no_group")
+    def show_no_group(ctx: Context) -> str | None:
+        """No group in the chosen town yet, and the nearest towns with groups (or every town that has one)."""
+        town = ctx.vars.get("groups_municipality")
+        if not isinstance(town, str):
+            return "groups.start"
+        lines = [ctx.t("groups.no_group_yet", municipality=groups.municipality(town, ctx.language))]
+        towns, nearest = nearest_towns(ctx)
+        if nearest:
+            names = [groups.municipality(key, ctx.language) for key in towns]
+            lines.append(ctx.t("groups.nearest_groups", towns=and_list(ctx, names)))
+        elif towns:
+            lines.append(ctx.t("groups.towns_with_groups"))
+        ctx.say("\n".join(lines))
+        return None
+
+    @registry.provider("nearest_towns")
+    def nearest_town_options(ctx: Context) -> list[Option]:
+        return town_options(ctx, nearest_towns(ctx)[0])
+
+    @registry.condition("nearest_towns_listed")
+    def nearest_towns_listed(ctx: Context) -> bool:
+        """Only the nearest towns are offered: "another town" leads to the others."""
+        return nearest_towns(ctx)[1]
 
     @registry.provider("groups_here")
     def groups_here(ctx: Context) -> list[Option]:

@@ -5,7 +5,9 @@ Built from data only: the municipality names of `content/groups.yml` in all six 
 `also_written:` spellings, and the Finnish case endings after the Finnish name (Kemissä, Kemiin, Torniosta).
 A town added to the file is recognised without a change here.
 
-Whole words only: "Kemijärvi", "Keminmaa", "Ylitornio" and "kemia" (chemistry) name no town here.
+Whole words only: "Kemijärvi", "Keminmaa" and "kemia" (chemistry) name no town here, and "Ylitornio" is not
+Tornio. A longer name wins over a name inside it: "Yli-Tornio" (two words) is Ylitornio when the file lists that
+spelling, not Ylitornio and Tornio.
 """
 
 from __future__ import annotations
@@ -90,15 +92,18 @@ class TownNames:
         return cls(tuple(forms))
 
     def named(self, text: str) -> set[str]:
-        """The keys of every town that `text` names."""
+        """The keys of every town that `text` names; a name inside a longer one counts only as the longer one."""
         tokens = words(text)
-        found: set[str] = set()
+        spans: list[tuple[int, int, str]] = []
         for choices, key in self.forms:
             for start in range(len(tokens) - len(choices) + 1):
                 if all(tokens[start + i] in choice for i, choice in enumerate(choices)):
-                    found.add(key)
-                    break
-        return found
+                    spans.append((start, start + len(choices), key))
+        return {
+            key
+            for start, end, key in spans
+            if not any(s <= start and end <= e and e - s > end - start for s, e, _ in spans)
+        }
 
     def find(self, text: str) -> str | None:
         """The one town that `text` names; None when it names none, or several ("Kemi or Tornio?")."""
