@@ -401,3 +401,23 @@ def test_a_town_is_kept_across_a_language_switch_offer(make_client, real_nlu) ->
     client.send("когда встреча в Кеми?")
     client.click("Русский")
     assert shows_town(client, "ru", "kemi"), client.text
+
+
+class UnsureNLU:
+    """Group meetings, but not sure enough to act on it: the family is asked "did you mean…?"."""
+
+    def understand(self, text: str, **_: object) -> object:
+        from tests.fakes import FixedUnderstanding
+
+        ranking = (("group_schedule", 0.3), ("help", 0.2), ("topic_family", 0.1))
+        return FixedUnderstanding(text, "so", 0.99, "group_schedule", 0.3, False, ranking)
+
+
+def test_a_town_is_kept_when_the_family_picks_from_did_you_mean(make_client) -> None:
+    # The NLU is unsure ("did you mean…?"); the town the message named is kept for the choice.
+    client = make_client(user_id="clarify-town", nlu=UnsureNLU())
+    at(client, MONDAY_EVENING)
+    onboard(client, "so")
+    client.send("waxaan ku noolahay Tornio, koox ma jirtaa?")
+    client.click_nth(0)
+    assert shows_town(client, "so", "tornio"), client.text

@@ -50,6 +50,8 @@ DECLINED_SWITCHES = "declined_switches"
 FIRST_QUESTION = "first_question"
 # The question of a message that brought a language-switch offer: answered after the family's choice.
 PENDING_QUESTION = "pending_intent"
+# The words features need of a message answered with "did you mean…?" buttons (a town), for the choice.
+CLARIFIED_WORDS = "clarify_words"
 MAX_TEXT_FOR_NLU = 1000
 MAX_REPLY_CHARS = 4096
 # "Last contact" (shown in /mydata) to the minute: writing the user's row on every message costs an
@@ -371,8 +373,15 @@ class Conversation:
         ctx.pop_var(variable)  # an earlier question, left when the family wrote on instead of choosing
         if u.intent_confidence < INTENT_THRESHOLD or u.intent not in self.registry.intents:
             return
-        words = [word for keep in self.registry.keywords for word in keep(u.text)]
-        ctx.set_var(variable, [u.intent, " ".join(words)])
+        ctx.set_var(variable, [u.intent, self._kept_words(u.text)])
+
+    def _kept_words(self, text: str) -> str:
+        return " ".join(word for keep in self.registry.keywords for word in keep(text))
+
+    def answer_choice(self, ctx: Context, intent: str) -> None:
+        """An intent picked from the "did you mean…?" buttons, with the words kept of the message."""
+        words = ctx.pop_var(CLARIFIED_WORDS) or ""
+        self.route_intent(ctx, intent, _chosen(intent, str(words)))
 
     def answer_kept_question(self, ctx: Context, variable: str, *, unless: str | None = None) -> bool:
         """Answer the question `keep_question` kept in `variable` (except intent `unless`); False if none."""
@@ -411,6 +420,7 @@ class Conversation:
         anything the intent model learned from: a counsellor is offered, beside the two likeliest topics."""
         ctx.state.misunderstood = 0
         ctx.set_var("clarify", self._offerable(ctx, u, LONG_MESSAGE_MIN_SCORE)[:2])
+        ctx.set_var(CLARIFIED_WORDS, self._kept_words(u.text))
         self.go(ctx, "main.long_message")
 
     def _clarify(self, ctx: Context, u: Understanding) -> None:
@@ -425,6 +435,7 @@ class Conversation:
             self.go(ctx, "main.offer_person")
             return
         ctx.set_var("clarify", choices)
+        ctx.set_var(CLARIFIED_WORDS, self._kept_words(u.text))  # "waxaan ku noolahay Simo…" keeps Simo
         self.go(ctx, "main.clarify")
 
     def _misunderstood(self, ctx: Context) -> None:

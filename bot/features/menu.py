@@ -44,7 +44,7 @@ def register(registry: Registry, services: Services) -> None:
     @registry.action("choose_intent")
     def choose_intent(ctx: Context, intent: str) -> None:
         ctx.pop_var("clarify")
-        ctx.conversation.route_intent(ctx, intent)
+        ctx.conversation.answer_choice(ctx, intent)
 
     @registry.provider("switch_choices")
     def switch_choices(ctx: Context) -> list[Option]:
