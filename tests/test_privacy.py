@@ -16,7 +16,7 @@ from sqlalchemy import inspect, select
 
 from bot.core.messages import Incoming, Reply, UserRef
 from bot.core.services import Services
-from bot.core.texts import Texts
+from bot.core.texts import Safe, Texts
 from bot.db.models import AuditEntry, ConversationState, InboxUpdate, MessageLog, User
 from bot.settings import ROOT, SERVED_LANGUAGES
 from tests.client import BotClient, plain
@@ -30,6 +30,12 @@ SECRETS = ["My daughter has nightmares since the move 7f3a", "Our landlord shout
 
 def t(language: str, key: str, **values: object) -> str:
     return plain(TEXTS.get(language, key, **values))
+
+
+def overview(language: str, *, consent: bool, days: int = 90, ticket_days: int = 30) -> str:
+    """/privacy as a family with (or without) consent reads it."""
+    said = TEXTS.get(language, "privacy.consent_given" if consent else "privacy.consent_missing")
+    return t(language, "privacy.overview", days=days, ticket_days=ticket_days, consent=Safe(said))
 
 
 class PrivacyNLU(KeywordNLU):
@@ -64,7 +70,7 @@ def test_privacy_explains_in_the_users_language(make_client, language: str, labe
     client = make_client(nlu=PrivacyNLU())
     onboard(client, label)
     client.send("/privacy")
-    assert t(language, "privacy.overview", days=90, ticket_days=30) in client.text
+    assert overview(language, consent=True) in client.text
     labels = [b.label for b in client.buttons]
     assert TEXTS.get(language, "privacy.button_export") in labels
     assert TEXTS.get(language, "privacy.button_delete") in labels
@@ -74,14 +80,14 @@ def test_privacy_explains_in_the_users_language(make_client, language: str, labe
 def test_privacy_texts_agree_with_the_consent_details_and_settings(make_client) -> None:
     """The overview says what `privacy.details` (shown before consent) says, with the configured periods."""
     for language in SERVED_LANGUAGES:
-        overview = TEXTS.by_language[language]["privacy.overview"]
-        assert "{days}" in overview and "{ticket_days}" in overview
-        assert "/mydata" in overview and "/delete" in overview
+        text = TEXTS.by_language[language]["privacy.overview"]
+        assert "{days}" in text and "{ticket_days}" in text and "{consent}" in text
+        assert "/mydata" in text and "/delete" in text
         assert "90" in TEXTS.by_language[language]["privacy.details"]  # the default RETENTION_DAYS
     client = make_client(nlu=PrivacyNLU(), retention_days=30, closed_ticket_retention_days=7)
     onboard(client)
     client.send("/privacy")
-    assert t("en", "privacy.overview", days=30, ticket_days=7) in client.text
+    assert overview("en", consent=True, days=30, ticket_days=7) in client.text
 
 
 def test_privacy_commands_are_in_the_command_menu_in_every_language(make_client) -> None:
@@ -96,7 +102,7 @@ def test_privacy_commands_are_in_the_command_menu_in_every_language(make_client)
 def test_privacy_works_before_onboarding_too(make_client) -> None:
     client = make_client(nlu=PrivacyNLU())
     client.send("/privacy")
-    assert t("en", "privacy.overview", days=90, ticket_days=30) in client.text
+    assert overview("en", consent=False) in client.text
     agree = client.button(t("en", "privacy.agree"))  # no consent yet: it can be given here
     assert agree
 
@@ -139,9 +145,67 @@ def test_delete_asks_first_and_no_keeps_everything(make_client) -> None:
     client.send("/delete")
     assert t("en", "privacy.delete_confirm") in client.text
     client.click(t("en", "privacy.delete_no"))
+    assert t("en", "privacy.kept") in client.text and t("en", "menu.title") in client.text  # said, then the menu
+    assert client.text.index(t("en", "privacy.kept")) < client.text.index(t("en", "menu.title"))
     with services_of(client).db.sessions() as session:
         assert session.scalar(select(User).where(User.external_id == TELEGRAM_ID)) is not None
         assert session.scalar(select(MessageLog.text)) == SECRETS[0]
+
+
+YES = {"fi": "kyllä", "en": "yes", "ar": "نعم", "ru": "да", "so": "haa", "sw": "ndiyo"}
+LABELS = {"fi": "Suomi", "en": "English", "ar": "العربية", "ru": "Русский", "so": "Soomaali", "sw": "Kiswahili"}
+
+
+@pytest.mark.parametrize("language", list(YES))
+def test_a_typed_yes_at_delete_says_nothing_was_deleted_and_asks_again(make_client, real_nlu, language) -> None:
+    """Only the button erases; a typed "yes" is told so, with the two buttons again (the real NLU)."""
+    client = make_client(nlu=real_nlu, user_id=f"typed-yes-{language}")
+    onboard(client, LABELS[language])
+    client.send("/delete")
+    asked = client.button(t(language, "privacy.delete_yes")).payload
+    client.send(YES[language])
+    assert t(language, "privacy.delete_typed") in client.text
+    assert t(language, "menu.title") not in client.text
+    assert [b.label for b in client.buttons] == [
+        TEXTS.get(language, "privacy.delete_no"),
+        TEXTS.get(language, "privacy.delete_yes"),
+    ]
+    with services_of(client).db.sessions() as session:
+        assert session.scalar(select(User).where(User.external_id == client.user_id)) is not None
+    client.press(asked)  # the button under the question above still works: the family is still at it
+    assert t(language, "privacy.deleted") in client.text
+    with services_of(client).db.sessions() as session:
+        assert session.scalar(select(User).where(User.external_id == client.user_id)) is None
+
+
+def test_a_typed_no_at_delete_keeps_the_data_and_says_so(make_client) -> None:
+    nlu = PrivacyNLU()
+    client = make_client(nlu=_Reading(nlu, {"no": "deny"}))
+    onboard(client)
+    client.send("/delete")
+    client.send("no")
+    assert t("en", "privacy.kept") in client.text and t("en", "menu.title") in client.text
+    client.send("/delete")
+    client.send("thanks")  # small talk: not an answer, and nothing is deleted
+    assert t("en", "privacy.delete_typed") in client.text
+    client.send("menu")  # a request the bot answers is answered: the family leaves the question
+    assert t("en", "menu.title") in client.text
+    with services_of(client).db.sessions() as session:
+        assert session.scalar(select(User).where(User.external_id == client.user_id)) is not None
+
+
+class _Reading:
+    """An NLU reading some words as fixed intents (confidently), and the rest as `base` does."""
+
+    def __init__(self, base: KeywordNLU, intents: dict[str, str]) -> None:
+        self.base = base
+        self.intents = intents
+
+    def understand(self, text: str, **kwargs: object) -> FixedUnderstanding:
+        intent = self.intents.get(text.lower())
+        if intent is None:
+            return self.base.understand(text, **kwargs)  # type: ignore[arg-type]
+        return FixedUnderstanding(text, "en", 0.9, intent, 0.95, False, ((intent, 0.95),))
 
 
 def test_the_privacy_delete_intent_asks_the_same_question(make_client) -> None:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from bot.core.context import Context, Option
-from bot.core.engine import FIRST_QUESTION
+from bot.core.engine import FIRST_QUESTION, INTENT_THRESHOLD, LANGUAGE_SWITCH_CONFIDENCE, NOT_OFFERED
 from bot.core.registry import Registry
 from bot.core.services import Services
-from bot.core.texts import LANGUAGE_NAMES
+from bot.core.texts import LANGUAGE_NAMES, language_named
+from bot.nlu.pipeline import Understanding
 from bot.settings import SERVED_LANGUAGES
 
 CONSENT_VERSION = "2026-11"
+# The text the consent step shows this turn instead of its notice: set when something other than an
+# answer was typed, and the question is asked again, briefly, below the notice the family already has.
+CONSENT_TEXT = "consent_text"
 
 
 def language_order(hint: str | None) -> list[str]:
@@ -32,6 +36,14 @@ def after_onboarding(ctx: Context) -> str | None:
     if ctx.conversation.answer_kept_question(ctx, FIRST_QUESTION):
         return None
     return "main.menu"
+
+
+def _written_in_another_language(ctx: Context, u: Understanding) -> bool:
+    return (
+        u.language in SERVED_LANGUAGES
+        and u.language != ctx.user.language
+        and u.language_confidence >= LANGUAGE_SWITCH_CONFIDENCE
+    )
 
 
 def open_deep_link(ctx: Context, argument: str) -> str | None:
@@ -59,6 +71,33 @@ def register(registry: Registry, services: Services) -> None:
         if ctx.user.consent_at is None and ctx.user.consent_refused_at is None:
             return "onboarding.consent"
         return after_onboarding(ctx)
+
+    @registry.action("consent_question")
+    def consent_question(ctx: Context, text: str) -> None:
+        """The consent step's notice (`text`), or the short question again (`consent_typed`)."""
+        ctx.say(ctx.t(ctx.values.get(CONSENT_TEXT) or text))
+
+    @registry.input("consent_typed")
+    def consent_typed(ctx: Context, text: str) -> str:
+        """Typed at the consent question, and neither a clear yes nor a clear no (the step's `on_yes` and
+        `on_no` take those): nothing is given or refused, and the question stays. A question in it is kept
+        and answered once consent is settled (unless a link waits: `after_onboarding` follows the link);
+        a language's name, or a message in another language, is a change of language first."""
+        code = language_named(text)
+        if code is not None:
+            ctx.user.language = code
+            ctx.say(ctx.t("onboarding.language_set"))
+            return str(ctx.state.step)  # the notice again, in the language they chose
+        u = ctx.understanding
+        asks = u is not None and u.intent_confidence >= INTENT_THRESHOLD and u.intent not in NOT_OFFERED
+        kept = False
+        if u is not None and asks and u.intent != "change_language" and not ctx.vars.get("after_onboarding"):
+            ctx.conversation.keep_question(ctx, FIRST_QUESTION, u)
+            kept = FIRST_QUESTION in ctx.vars
+        if u is not None and ((asks and u.intent == "change_language") or _written_in_another_language(ctx, u)):
+            return "language"  # the languages, then the notice again in the one chosen
+        ctx.values[CONSENT_TEXT] = "onboarding.consent_again_kept" if kept else "onboarding.consent_again"
+        return str(ctx.state.step)
 
     @registry.action("give_consent")
     def give_consent(ctx: Context) -> str | None:

@@ -7,10 +7,11 @@ import logging
 from typing import Any
 
 from bot.core.context import Context
+from bot.core.engine import INTENT_THRESHOLD, NOT_OFFERED
 from bot.core.messages import Attachment, Button
 from bot.core.registry import Registry
 from bot.core.services import Services
-from bot.core.texts import LANGUAGE_NAMES
+from bot.core.texts import LANGUAGE_NAMES, Safe
 from bot.features.privacy.data import (
     erase_foundation,
     erase_user,
@@ -26,6 +27,11 @@ from bot.leader import run_when_leading
 log = logging.getLogger(__name__)
 RETENTION_EVERY_SECONDS = 3600
 MENU_COMMANDS = ("privacy", "mydata", "delete")
+# The text the delete question shows this turn instead of the question itself (after a typed answer).
+DELETE_TEXT = "delete_text"
+# Typed at the delete question, these get "nothing was deleted" rather than an answer that leaves it:
+# a yes, small talk, and "delete my data" again.
+NOT_ANSWERED_HERE = NOT_OFFERED | {"privacy_delete"}
 
 
 def register(registry: Registry, services: Services) -> None:
@@ -66,10 +72,28 @@ def register(registry: Registry, services: Services) -> None:
     def privacy_overview(ctx: Context) -> None:
         ctx.values["days"] = services.settings.retention_days
         ctx.values["ticket_days"] = services.settings.closed_ticket_retention_days
+        # Never "you gave your consent" to a family that refused it or has not answered yet.
+        key = "privacy.consent_given" if ctx.user.has_consent else "privacy.consent_missing"
+        ctx.values["consent"] = Safe(ctx.t(key))
 
     @registry.condition("lacks_consent")
     def lacks_consent(ctx: Context) -> bool:
         return not ctx.user.has_consent
+
+    @registry.action("delete_question")
+    def delete_question(ctx: Context) -> None:
+        """Delete everything? Or, after a typed answer, that nothing was deleted (`delete_typed`)."""
+        ctx.say(ctx.t(ctx.values.get(DELETE_TEXT) or "privacy.delete_confirm"))
+
+    @registry.input("delete_typed")
+    def delete_typed(ctx: Context, _text: str) -> str | None:
+        """Typed at the delete question: only the button erases, so a "yes", or anything unclear, is told
+        that nothing was deleted, below the buttons again. A question the bot answers is answered."""
+        u = ctx.understanding
+        if u is not None and u.intent_confidence >= INTENT_THRESHOLD and u.intent not in NOT_ANSWERED_HERE:
+            return None
+        ctx.values[DELETE_TEXT] = "privacy.delete_typed"
+        return "confirm_delete"
 
     @registry.action("export_my_data")
     def export_my_data(ctx: Context) -> None:
