@@ -291,6 +291,16 @@ def test_without_consent_nothing_of_the_messages_is_kept(make_client, clock) -> 
     assert plain(t("fi", "handoff.staff.recent")) not in room.staff_texts()[0]
 
 
+def test_a_family_without_consent_is_told_that_counsellors_read_what_they_write(make_client, clock) -> None:
+    room = make_room(make_client, clock, consent=False)
+    assert plain(t("sw", "handoff.without_consent")) in [plain(reply.text) for reply in room.family("mtu")]
+
+
+def test_a_family_with_consent_is_not_told_about_consent_at_the_request(make_client, clock) -> None:
+    room = make_room(make_client, clock)
+    assert plain(t("sw", "handoff.without_consent")) not in [plain(reply.text) for reply in room.family("mtu")]
+
+
 def test_counsellor_close_command_routing_and_refusals(make_client, clock) -> None:
     room = make_room(make_client, clock)
     room.family("mtu")

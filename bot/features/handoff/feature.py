@@ -74,6 +74,9 @@ def register(registry: Registry, services: Services) -> None:
         ctx.say(ctx.t("handoff.opened", ticket=ticket.id))
         for text in desk.when_text(ctx.user, ctx.now, urgent=False):
             ctx.say(text)
+        if not ctx.user.has_consent:
+            # Told "I will not keep your messages", they must also know that counsellors read what they write.
+            ctx.say(ctx.t("handoff.without_consent"))
         if reason == TicketReason.MEDIA and pending_media:
             # Without a file id (the console; a state kept as [kind] by an earlier version) the
             # counsellors are told a file came that could not be passed on.
