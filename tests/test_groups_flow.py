@@ -355,3 +355,16 @@ def test_the_command_line_imports_lists_cancels_and_makes_a_qr_code(tmp_path, mo
     assert "https://t.me/aito_test_bot?start=group-kemi-mothers" in capsys.readouterr().out
     assert out_file.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main(["admin", "qr", "no-such-group", "--bot-username", "aito_test_bot"]) == 1
+
+
+def test_a_typed_no_to_consent_after_a_group_link_is_not_asked_again(make_client, real_nlu) -> None:
+    client = make_client(user_id="ru-typed-no", nlu=real_nlu)
+    at(client, MONDAY_EVENING)
+    client.send("/start")
+    client.click("Русский")
+    client.click(t(client, "ru", "privacy.decline"))
+    client.send("/start group-tervola-families")
+    client.click("Прочитать и согласиться")
+    client.send("нет")  # typed, not pressed: the same answer
+    assert t(client, "ru", "groups.no_consent_ok") in client.text
+    assert t(client, "ru", "groups.consent_needed") not in client.text

@@ -11,6 +11,9 @@ from bot.nlu.pipeline import Understanding
 from bot.settings import SERVED_LANGUAGES
 
 CONSENT_VERSION = "2026-11"
+# Set (for this turn only) when the family has just said no to consent, pressed or typed: a link that
+# waited for the answer (a group's reminders) must not ask again at once.
+JUST_REFUSED = "consent_just_refused"
 # The text the consent step shows this turn instead of its notice: set when something other than an
 # answer was typed, and the question is asked again, briefly, below the notice the family already has.
 CONSENT_TEXT = "consent_text"
@@ -111,6 +114,7 @@ def register(registry: Registry, services: Services) -> None:
     def refuse_consent(ctx: Context) -> str | None:
         ctx.user.consent_refused_at = ctx.now
         ctx.user.consent_at = None
+        ctx.values[JUST_REFUSED] = True
         ctx.say(ctx.t("privacy.refused"))
         return after_onboarding(ctx)
 

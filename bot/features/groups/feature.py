@@ -35,6 +35,7 @@ from bot.features.groups.reminders import plan_reminders
 from bot.features.groups.schedule import parse_clock, parse_duration
 from bot.features.groups.staff_commands import register_staff_commands
 from bot.features.groups.towns import TownNames, words
+from bot.features.onboarding import JUST_REFUSED
 from bot.outbox import Delivery, delivery_for
 from bot.outbox_models import CANCELLED as OUTBOX_CANCELLED
 from bot.outbox_models import PENDING, OutboxMessage
@@ -375,9 +376,8 @@ def register(registry: Registry, services: Services) -> None:
         open_group(ctx, group)
         ctx.values["name"] = group.name(ctx.language)
         if not ctx.user.has_consent:
-            payload = ctx.incoming.payload or ""
-            if payload.startswith("onboarding.") and payload.endswith(":decline"):
-                ctx.say(ctx.t("groups.no_consent_ok"))  # they have just said no to consent: do not ask again
+            if ctx.values.get(JUST_REFUSED):  # they have just said no (pressed or typed): do not ask again
+                ctx.say(ctx.t("groups.no_consent_ok"))
                 return "groups.details"
             return "groups.need_consent"
         if not subscribe(ctx, group):
