@@ -311,6 +311,12 @@ class Conversation:
 
     def _stale_button(self, ctx: Context) -> None:
         ctx.say(ctx.t("errors.stale_button"))
+        # A family choosing from a list (a booking's day, a group) keeps its place: the list again, not the
+        # menu. Such steps' actions only check what is still on offer, so running them again is harmless.
+        step = self._current_step(ctx)
+        if ctx.user.language and step is not None and step.options:
+            self.go(ctx, step.ref)
+            return
         self.go(ctx, "main.menu" if ctx.user.language else LANGUAGE_STEP)
 
     # ----------------------------------------------------------------- media and commands
