@@ -152,7 +152,7 @@ def test_book_move_and_cancel_in_the_familys_language(world: World, language: st
     client.click_nth(0)
     client.click_nth(0)
     assert t(language, "booking.summary_move", old="", when="", icon="", where="").split("\n")[0] in client.text
-    client.click(t(language, "booking.confirm"))
+    client.click(t(language, "booking.confirm_move"))
     assert t(language, "booking.moved", when="", icon="", where="").split("\n")[0] in client.text
     with world.services.db.sessions() as session:
         rows = session.scalars(select(Booking).order_by(Booking.id)).unique().all()
@@ -380,7 +380,7 @@ def test_the_reminder_is_queued_rendered_in_the_familys_language_and_withdrawn(w
     client.click(town("ar"))
     client.click_nth(0)  # the only other day
     client.click_nth(0)
-    client.click(t("ar", "booking.confirm"))
+    client.click(t("ar", "booking.confirm_move"))
     with world.services.db.sessions() as session:
         statuses = {row.key: row.status for row in session.scalars(select(OutboxMessage))}
     assert statuses[first_key] == "cancelled"
@@ -418,8 +418,8 @@ def test_an_interpreter_in_another_language(world: World) -> None:
     to_first_free_time(client, "en")
     client.click(t("en", "booking.topic.school"))
     client.click(t("en", "booking.interpreter_other"))
-    client.click("Soomaali")
-    assert "Soomaali" in client.text
+    client.click("Soomaali")  # the buttons name each language in itself
+    assert "🗣 Interpreter: Somali" in client.text, "the summary names it in English"
     client.click(t("en", "booking.confirm"))
     assert active_bookings(world)[0].interpreter == "so"
 
@@ -488,3 +488,51 @@ async def test_the_reminder_goes_out_a_day_before_in_the_familys_language(world:
     assert plain(reply.text).startswith(t("ru", "booking.reminder", when="", icon="", where="", topic="").split(":")[0])
     assert format_datetime("ru", booking.slot.starts_at, HKI) in reply.text
     assert [b.payload for row in reply.buttons for b in row] == ["booking.notice:mine", "booking.notice:menu"]
+
+
+# ---------------------------------------------------------------------- moving and the calendar file
+def calendar_event(client: BotClient) -> tuple[str, object]:
+    """The METHOD and the event of the calendar file in the last replies."""
+    (attachment,) = [r.attachment for r in client.last if r.attachment is not None]
+    calendar = Calendar.from_ical(attachment.content)
+    return str(calendar.get("method")), calendar.walk("VEVENT")[0]
+
+
+def test_a_booking_keeps_its_calendar_uid_when_moved_and_cancelling_sends_a_cancel(world: World) -> None:
+    counsellor = add_counsellor(world)
+    add_slot(world, counsellor, timedelta(days=2))
+    later = add_slot(world, counsellor, timedelta(days=3), mode="phone")
+    client = family(world, "f1", "en")
+    book_first_free(client, "en")
+    method, event = calendar_event(client)
+    uid = str(event.get("uid"))  # type: ignore[attr-defined]
+    assert method == "PUBLISH" and int(event.get("sequence", 0)) == 0  # type: ignore[attr-defined]
+
+    client.send("/mybookings")
+    client.click_nth(0)
+    client.click(t("en", "booking.move"))
+    assert t("en", "booking.where_move").split("\n")[0] in client.text, "a heading that says moving"
+    assert t("en", "booking.where").split("\n")[0] not in client.text
+    client.click(t("en", "booking.remote"))
+    client.click(t("en", "common.back"))  # back to the places: still the move's heading
+    assert t("en", "booking.where_move").split("\n")[0] in client.text
+    client.click(t("en", "booking.remote"))
+    client.click_nth(0)
+    client.click_nth(0)
+    labels = [plain(b.label) for b in client.buttons]
+    assert t("en", "booking.confirm_move") in labels and t("en", "booking.confirm") not in labels
+    client.send("yes")  # typed, to the move's own question
+    assert t("en", "booking.moved", when="", icon="", where="").split("\n")[0] in client.text
+    assert [b.slot_id for b in active_bookings(world)] == [later]
+    method, event = calendar_event(client)
+    assert str(event.get("uid")) == uid, "the phone replaces the event rather than adding a second one"  # type: ignore[attr-defined]
+    assert int(event.get("sequence")) == 1  # type: ignore[attr-defined]
+
+    client.send("/mybookings")
+    client.click_nth(0)
+    client.click(t("en", "booking.cancel"))
+    client.click(t("en", "booking.cancel_yes"))
+    assert t("en", "booking.cancelled") in client.text and t("en", "booking.cancel_calendar_hint") in client.text
+    method, event = calendar_event(client)
+    assert (method, str(event.get("uid")), int(event.get("sequence"))) == ("CANCEL", uid, 2)  # type: ignore[attr-defined]
+    assert str(event.get("status")) == "CANCELLED"  # type: ignore[attr-defined]

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from bot.db.models import User
 from bot.features.booking.models import Booking
 from bot.features.booking.places import PlaceNames
-from bot.features.booking.present import where_text
+from bot.features.booking.present import interpreter_text, where_text
 from bot.features.booking.reminders import outbox_values
-from bot.features.booking.typed import TypedWords, answer_allowed, languages_named, time_named
+from bot.features.booking.typed import TypedWords, answer_allowed, languages_named, read_time, time_named
 from bot.outbox import render
 from bot.settings import ROOT
 from tests.client import BotClient, plain
@@ -39,7 +39,21 @@ TUESDAY, WEDNESDAY, THURSDAY, NEXT_TUESDAY = (MONDAY + timedelta(days=n) for n i
 
 
 # What the real intent model says about some bare answers: confidently something else.
-MISREAD = {"11:00": "topic_family", "١١:٠٠": "topic_family", "الأربعاء": "change_language", "عربي": "change_language"}
+MISREAD = {
+    "11:00": "topic_family",
+    "١١:٠٠": "topic_family",
+    "الأربعاء": "change_language",
+    "عربي": "change_language",
+    "Arabic": "change_language",
+    "tuesday": "change_language",
+    "friday": "topic_family",
+    "9:15": "topic_family",
+    "klo 14": "topic_family",
+    "здоровье": "topic_mental_health",  # the Health button's own label (the model: 0.58 wellbeing)
+    "money problems": "topic_family",
+    "yes, Arabic please": "affirm",
+    "in Tervola": "topic_health",
+}
 
 
 class TypedNLU(BookingNLU):
@@ -160,7 +174,7 @@ def test_a_typed_day_while_moving_keeps_the_topic(world: World) -> None:
     client.send("2 pm")
     move = t("en", "booking.summary_move", old="", when="", icon="", where="").split("\n")[0]
     assert move in client.text, "topic and interpreter are known: straight to the check"
-    client.click(t("en", "booking.confirm"))
+    client.click(t("en", "booking.confirm_move"))
     assert [(b.slot_id, b.topic) for b in active_bookings(world)] == [(made["wed 14"], "family")]
 
 
@@ -174,8 +188,6 @@ def test_ambiguous_unoffered_and_other_messages_still_go_to_the_intent_model(wor
     client.send("Kemi")
     client.send("tuesday")
     assert not asks(client, "en", "booking.choose_time"), "two Tuesdays are on offer"
-    client.send("/start book")
-    client.send("Kemi")
     client.send("ti 3.3.")  # the Finnish way, with the date: one of the two Tuesdays
     assert asks(client, "en", "booking.choose_time")
     client.send("12:00")  # nothing free at noon
@@ -409,3 +421,177 @@ def test_what_counts_as_an_answer() -> None:
     assert not answer_allowed(said("topic_health", 0.9), "I need a doctor in Kemi on Tuesday")
     assert answer_allowed(said("book_guidance", 0.9), "I would like to meet in Kemi")
     assert not answer_allowed(None, "word " * 9)
+
+
+# ---------------------------------------------------------------------- a day, time or place not on offer: stay
+def day_labels(client: BotClient) -> list[str]:
+    return [plain(b.label) for b in client.buttons if plain(b.label).startswith("📅")]
+
+
+def test_a_weekday_offered_in_several_weeks_asks_which_one_and_keeps_the_booking(world: World) -> None:
+    made = slots(world)
+    add_slot(world, add_counsellor(world, COUNSELLOR_TELEGRAM_ID + 1), timedelta(days=8, hours=2))  # a 2nd Tuesday
+    client = at_the_place_step(world, "en")
+    client.send("Kemi")
+    offered = day_labels(client)
+    client.send("tuesday")  # the intent model reads it as a wish to change the language
+    assert t("en", "booking.typed_days_several") in client.text
+    assert asks(client, "en", "booking.choose_day") and day_labels(client) == offered, "the same day buttons again"
+    client.send("friday")  # not on offer
+    assert t("en", "booking.typed_day_not_free") in client.text and day_labels(client) == offered
+    client.send("3.3.")  # a right answer after two misses: understood, no "talk to a person?"
+    assert asks(client, "en", "booking.choose_time"), client.text
+    client.send("10:00")
+    client.click(t("en", "booking.topic.family"))
+    client.click(t("en", "booking.interpreter_no"))
+    client.click(t("en", "booking.confirm"))
+    assert [b.slot_id for b in active_bookings(world)] == [made["tue 10"]]
+
+
+@pytest.mark.parametrize(
+    ("language", "several", "unoffered"),
+    [
+        ("fi", "tiistaina", "maanantaina"),
+        ("ar", "الثلاثاء", "الاثنين"),
+        ("ru", "во вторник", "в понедельник"),
+        ("so", "Talaado", "Isniin"),
+        ("sw", "Jumanne", "Jumatatu"),
+    ],
+)
+def test_an_unclear_day_keeps_the_step_in_every_language(
+    world: World, language: str, several: str, unoffered: str
+) -> None:
+    slots(world)
+    add_slot(world, add_counsellor(world, COUNSELLOR_TELEGRAM_ID + 1), timedelta(days=8, hours=2))  # a 2nd Tuesday
+    client = at_the_place_step(world, language)
+    client.send("Kemi")
+    client.send(several)
+    assert t(language, "booking.typed_days_several") in client.text, client.text
+    assert asks(client, language, "booking.choose_day")
+    client.send(unoffered)
+    assert t(language, "booking.typed_day_not_free") in client.text, client.text
+    assert asks(client, language, "booking.choose_day")
+
+
+def test_a_time_not_on_offer_or_in_an_hour_with_two_times_keeps_the_step(world: World) -> None:
+    made = slots(world)
+    add_slot(world, add_counsellor(world, COUNSELLOR_TELEGRAM_ID + 1), timedelta(days=2, hours=3, minutes=45))
+    client = at_the_place_step(world, "fi")
+    client.send("Kemissä")
+    client.send("ke 4.3.")
+    assert asks(client, "fi", "booking.choose_time")
+    times = [plain(b.label) for b in client.buttons]
+    client.send("9:15")
+    assert t("fi", "booking.typed_time_not_free") in client.text
+    assert asks(client, "fi", "booking.choose_time") and [plain(b.label) for b in client.buttons] == times
+    client.send("klo 11")  # 11:00 and 11:45 are free
+    assert t("fi", "booking.typed_times_several") in client.text
+    client.send("klo 14")  # the only time at two: understood after two misses
+    assert asks(client, "fi", "booking.choose_topic"), client.text
+    client.click(t("fi", "booking.topic.money"))
+    client.click(t("fi", "booking.confirm"))
+    assert [b.slot_id for b in active_bookings(world)] == [made["wed 14"]]
+
+
+def test_a_town_or_phone_without_free_times_keeps_the_place_step(world: World) -> None:
+    counsellor = add_counsellor(world)
+    add_slot(world, counsellor, timedelta(days=2))  # Kemi only: nothing in Tervola, nothing by phone
+    client = at_the_place_step(world, "ru")
+    client.send("в Терволе")
+    assert t("ru", "booking.typed_place_not_free", town="Тервола") in client.text, client.text
+    assert asks(client, "ru", "booking.where")
+    client.send("по телефону")
+    assert t("ru", "booking.typed_remote_not_free") in client.text
+    english = at_the_place_step(world, "en", user="f2")
+    english.send("in Tervola")
+    assert t("en", "booking.typed_place_not_free", town="Tervola") in english.text
+    english.send("Kemi")
+    assert asks(english, "en", "booking.choose_day")
+
+
+def test_a_question_or_a_wish_to_leave_still_goes_to_the_intent_model(world: World) -> None:
+    slots(world)
+    client = at_the_place_step(world, "en")
+    client.send("Kemi")
+    client.send("please cancel my meeting on Friday")  # a confident cancel_booking wins over the day
+    assert t("en", "booking.mine_none") in client.text
+    assert t("en", "booking.typed_day_not_free") not in client.text
+
+
+# ---------------------------------------------------------------------- interpreter and topic
+@pytest.mark.parametrize(
+    ("language", "typed", "code"),
+    [("en", "Arabic", "ar"), ("ar", "عربي", "ar"), ("en", "yes, Arabic please", "ar"), ("ru", "сомалийский", "so")],
+)
+def test_a_language_named_at_the_interpreter_question_is_the_interpreters(
+    world: World, language: str, typed: str, code: str
+) -> None:
+    slots(world)
+    client = at_the_place_step(world, language)
+    client.send("Kemi")
+    client.click_nth(0)
+    client.click_nth(0)
+    client.click(t(language, "booking.topic.school"))
+    assert t(language, "booking.interpreter_yes") in [plain(b.label) for b in client.buttons]
+    client.send(typed)
+    assert t(language, "booking.confirm") in [plain(b.label) for b in client.buttons], client.text
+    assert t(language, f"language_names.{code}") in client.text, "named in the family's language"
+    client.click(t(language, "booking.confirm"))
+    assert [b.interpreter for b in active_bookings(world)] == [code]
+
+
+@pytest.mark.parametrize(
+    ("language", "typed", "topic"),
+    [
+        ("ru", "здоровье", "health"),
+        ("en", "money problems", "money"),
+        ("ar", "الصحة", "health"),
+        ("sw", "Pesa", "money"),
+    ],
+)
+def test_a_typed_topic_is_matched_to_the_buttons_labels_first(
+    world: World, language: str, typed: str, topic: str
+) -> None:
+    slots(world)
+    client = at_the_place_step(world, language)
+    client.send("Kemi")
+    client.click_nth(0)
+    client.click_nth(0)
+    client.send(typed)
+    assert t(language, "booking.interpreter_yes") in [plain(b.label) for b in client.buttons], client.text
+    client.click(t(language, "booking.interpreter_no"))
+    client.click(t(language, "booking.confirm"))
+    assert [b.topic for b in active_bookings(world)] == [topic]
+
+
+def test_topic_labels_are_read_without_emoji_case_or_diacritics() -> None:
+    assert [WORDS.topic_named(text) for text in ("здоровье", "ЗДОРОВЬЕ", "🏥 Health", "Työ ja opiskelu")] == [
+        "health",
+        "health",
+        "health",
+        "work",
+    ]
+    assert WORDS.topic_named("money problems") == "money", "a label's words inside a short answer"
+    assert WORDS.topic_named("family health") is None, "two topics: the intent model decides"
+    assert WORDS.topic_named("проблемы с деньгами") is None, "an inflected word is the intent model's job"
+
+
+def test_the_interpreters_language_is_named_in_the_readers_language() -> None:
+    assert [interpreter_text(TEXTS, lang, "ar") for lang in ("en", "ru", "fi", "ar")] == [
+        "Arabic",
+        "арабский",
+        "arabia",
+        "العربية",
+    ]
+    assert interpreter_text(TEXTS, "so", "so") == "Af-Soomaaliga"
+
+
+def test_readings_say_whether_a_day_or_time_was_named() -> None:
+    several = WORDS.read_day("tuesday", OFFERED_DAYS, MONDAY)
+    assert several.named and several.matches == (TUESDAY, NEXT_TUESDAY) and several.choice is None
+    unoffered = WORDS.read_day("friday", OFFERED_DAYS, MONDAY)
+    assert unoffered.named and unoffered.matches == ()
+    assert not WORDS.read_day("I want to cancel", OFFERED_DAYS, MONDAY).named
+    assert read_time("9:15", OFFERED_TIMES).named and read_time("9:15", OFFERED_TIMES).matches == ()
+    assert read_time("14", OFFERED_TIMES).matches == ("c", "d")
+    assert not read_time("talk to a person", OFFERED_TIMES).named

@@ -7,8 +7,13 @@ Flow variables (persisted with the conversation state, small, no texts):
   bk_done   the booking just confirmed
 Every id read back from them (or from a button) is checked again against the database.
 
-An answer typed instead of pressed (a town, a day, a time, an interpreter's language) is matched to the options on
-offer (`typed.py`, `places.py`) and does what pressing that option does, read from the flow.
+An answer typed instead of pressed (a town, a day, a time, a topic, an interpreter's language) is matched to the
+options on offer (`typed.py`, `places.py`) and does what pressing that option does, read from the flow. A town, day
+or time that is recognised but not on offer, or on offer several times (two Tuesdays), keeps the family at the step:
+a short line says so and the step's buttons come again. Only text that is no such answer goes to the intent model.
+
+Moving a booking has its own heading and confirm button (steps `move_where`, `confirm_move`): `where` and
+`confirm` send a family that is moving there, so every way back into them (a "Back" button, a lost race) fits.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ from typing import TYPE_CHECKING
 from bot.core.context import Context, Option
 from bot.core.engine import INTENT_THRESHOLD
 from bot.core.flows import FlowError
+from bot.core.messages import Attachment
 from bot.core.registry import Registry
 from bot.core.texts import LANGUAGE_NAMES
 from bot.features.booking import notify, present
-from bot.features.booking.ics import booking_ics
+from bot.features.booking.ics import booking_ics, cancelled_ics
 from bot.features.booking.models import Booking, Slot
 from bot.features.booking.service import (
     TOPICS,
@@ -33,11 +39,12 @@ from bot.features.booking.service import (
     free_slots,
     future_bookings,
     lock_family,
+    move_history,
     own_future_booking,
     places_with_free_slots,
 )
 from bot.features.booking.slots import MUNICIPALITIES, REMOTE
-from bot.features.booking.typed import answer_allowed, languages_named, time_named
+from bot.features.booking.typed import answer_allowed, languages_named, read_time
 from bot.settings import SERVED_LANGUAGES
 
 if TYPE_CHECKING:
@@ -100,6 +107,12 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
         redirect = registry.actions[on.action](ctx, choice, **on.args) if on.action else None
         return redirect or on.next or ""
 
+    def again(ctx: Context, step_id: str, key: str, **values: object) -> str:
+        """Stay at `step_id` after a typed answer that names something not on offer, or several things: a short
+        line (`key`) and the step's question and buttons again. Understood, so no "talk to a person?" follows."""
+        ctx.say(ctx.t(f"booking.{key}", **values))
+        return f"{FLOW}.{step_id}"
+
     # ------------------------------------------------------------------ starting
     @registry.action("booking_start")
     def booking_start(ctx: Context) -> str | None:
@@ -134,8 +147,12 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
 
     # ------------------------------------------------------------------ place, day, time
     @registry.action("booking_check_places")
-    def booking_check_places(ctx: Context) -> str | None:
-        return None if places_with_free_slots(ctx.session, ctx.now, config) else "booking.none_free"
+    def booking_check_places(ctx: Context, move: bool = False) -> str | None:
+        if not places_with_free_slots(ctx.session, ctx.now, config):
+            return "booking.none_free"
+        if move != (moving(ctx) is not None):
+            return "booking.move_where" if not move else "booking.where"
+        return None
 
     @registry.provider("booking_places")
     def booking_places(ctx: Context) -> list[Option]:
@@ -155,11 +172,17 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
         if not answer_allowed(ctx.understanding, text):
             return None
         offered = places_with_free_slots(ctx.session, ctx.now, config)
+        named = towns.towns.named(text)
+        if typed.remote_named(text):
+            if named:
+                return None  # "Kemi or by phone?" is a question, not an answer
+            return press(ctx, "where", REMOTE) if REMOTE in offered else again(ctx, "where", "typed_remote_not_free")
         town = towns.named(text, [name for name in offered if name != REMOTE])
-        if REMOTE in offered and typed.remote_named(text):
-            # "Kemi or by phone?" is a question, not an answer.
-            return None if towns.mentioned(text) else press(ctx, "where", REMOTE)
-        return press(ctx, "where", town) if town is not None else None
+        if town is not None:
+            return press(ctx, "where", town)
+        if len(named) == 1:  # one town, with no free times: "in Tervola", "Simo"
+            return again(ctx, "where", "typed_place_not_free", town=towns.name(named.pop(), ctx.language))
+        return None
 
     def days(ctx: Context) -> list[date]:
         found: list[date] = []
@@ -195,8 +218,12 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
         """A day typed instead of pressed: "tiistaina", "1.12.", "tomorrow", "الثلاثاء"; one of the days on offer."""
         if not answer_allowed(ctx.understanding, text):
             return None
-        day = typed.day_named(text, days(ctx), ctx.now.astimezone(tz).date())
-        return press(ctx, "day", day.isoformat()) if day is not None else None
+        reading = typed.read_day(text, days(ctx), ctx.now.astimezone(tz).date())
+        if reading.choice is not None:
+            return press(ctx, "day", reading.choice.isoformat())
+        if not reading.named:
+            return None
+        return again(ctx, "day", "typed_days_several" if reading.matches else "typed_day_not_free")
 
     def times(ctx: Context) -> list[Slot]:
         day = chosen_day(ctx)
@@ -231,8 +258,12 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
         if not answer_allowed(ctx.understanding, text):
             return None
         offered = [(str(slot.id), slot.starts_at.astimezone(tz).time()) for slot in times(ctx)]
-        choice = time_named(text, offered)
-        return press(ctx, "time", choice) if choice is not None else None
+        reading = read_time(text, offered)
+        if reading.choice is not None:
+            return press(ctx, "time", reading.choice)
+        if not reading.named:
+            return None
+        return again(ctx, "time", "typed_times_several" if reading.matches else "typed_time_not_free")
 
     # ------------------------------------------------------------------ topic and interpreter
     @registry.provider("booking_topics")
@@ -244,11 +275,14 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
         ctx.set_var("bk_topic", choice)
 
     @registry.input("booking_topic_typed")
-    def booking_topic_typed(ctx: Context, _text: str) -> str | None:
+    def booking_topic_typed(ctx: Context, text: str) -> str | None:
         """A topic typed at "What would you like to talk about?" ("money problems"): that topic, not the
-        guide's page on it, which would leave the booking half-made."""
+        guide's page on it, which would leave the booking half-made. A button's own words ("здоровье" for
+        "🏥 Здоровье") come first; the intent model misreads some of them."""
         u = ctx.understanding
-        topic = TOPIC_OF_INTENT.get(u.intent) if u is not None and u.intent_confidence >= INTENT_THRESHOLD else None
+        topic = typed.topic_named(text) if answer_allowed(u, text) else None
+        if topic is None and u is not None and u.intent_confidence >= INTENT_THRESHOLD:
+            topic = TOPIC_OF_INTENT.get(u.intent)
         if topic is None:
             return None
         booking_choose_topic(ctx, topic)
@@ -265,6 +299,12 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
     @registry.action("booking_set_interpreter")
     def booking_set_interpreter(ctx: Context, need: bool) -> None:
         ctx.set_var("bk_interp", ctx.language if need else NO_INTERPRETER)
+        text = ctx.incoming.text
+        if need and ctx.incoming.payload is None and text and answer_allowed(ctx.understanding, text):
+            # A typed yes that names the language ("yes, Arabic please"): an interpreter in that language.
+            named = languages_named(text)
+            if len(named) == 1 and named <= {option.id for option in booking_interpreter_languages(ctx)}:
+                booking_choose_interpreter(ctx, named.pop())
 
     @registry.provider("booking_interpreter_languages")
     def booking_interpreter_languages(ctx: Context) -> list[Option]:
@@ -292,10 +332,13 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
         return ctx.vars.get("bk_interp") or None
 
     @registry.action("booking_summary")
-    def booking_summary(ctx: Context) -> str | None:
+    def booking_summary(ctx: Context, move: bool = False) -> str | None:
         slot = chosen_slot(ctx)
         if slot is None or ctx.vars.get("bk_topic") not in TOPICS or "bk_interp" not in ctx.vars:
             return "booking.start"
+        old = moving(ctx)
+        if move != (old is not None):
+            return "booking.confirm_move" if not move else "booking.confirm"
         values: dict[str, object] = {
             "when": present.when_text(ctx.language, slot, tz),
             "where": present.where_text(texts, ctx.language, slot, towns),
@@ -303,7 +346,6 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
             "topic": present.topic_text(texts, ctx.language, ctx.vars["bk_topic"]),
             "interpreter": present.interpreter_text(texts, ctx.language, interpreter(ctx)),
         }
-        old = moving(ctx)
         if old is not None:
             values["old"] = present.when_text(ctx.language, old.slot, tz)
             ctx.say(ctx.t("booking.summary_move", **values))
@@ -367,18 +409,24 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
             lines.append(ctx.t("booking.reminder_promise", hours=f"{config.reminder_hours:g}"))
         lines.append(ctx.t("booking.calendar_hint"))
         text = "\n".join(lines)
-        # Strings are Telegram HTML; a calendar file wants plain text. An in-person meeting's location is the
-        # address as the map and the door write it (the Finnish town), so that the calendar app can find it.
-        location = present.where_plain(towns, FINNISH, booking.slot) or html.unescape(str(values["where"]))
+        first, moves = move_history(ctx.session, booking)
         attachment = booking_ics(
             booking,
             title=html.unescape(ctx.t("booking.ics_title")),
-            location=location,
+            location=calendar_location(ctx, booking),
             description=html.unescape(ctx.t("booking.ics_description", topic=values["topic"])),
             now=ctx.now,
+            first_id=first.id,
+            sequence=moves,
         )
         ctx.say(text, attachment=attachment)
         return None
+
+    def calendar_location(ctx: Context, booking: Booking) -> str:
+        """Strings are Telegram HTML; a calendar file wants plain text. An in-person meeting's location is the
+        address as the map and the door write it (the Finnish town), so that the calendar app can find it."""
+        where = present.where_plain(towns, FINNISH, booking.slot)
+        return where or html.unescape(str(present.where_text(texts, ctx.language, booking.slot, towns)))
 
     @registry.action("booking_show_taken")
     def booking_show_taken(ctx: Context) -> None:
@@ -483,4 +531,22 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
         feature.reminders.cancel(ctx.session, booking)
         ctx.send(notify.to_counsellor(ctx.session, texts, tz, towns, booking, "cancelled"))
         ctx.pop_var("bk_pick")
+        first, moves = move_history(ctx.session, booking)
+        ctx.values["calendar"] = cancelled_ics(
+            booking,
+            title=html.unescape(ctx.t("booking.ics_title")),
+            location=calendar_location(ctx, booking),
+            now=ctx.now,
+            first_id=first.id,
+            sequence=moves + 1,
+        )
         return "booking.cancelled"
+
+    @registry.action("booking_show_cancelled")
+    def booking_show_cancelled(ctx: Context) -> None:
+        """ "Your meeting is cancelled", with the calendar file that takes it out of the phone's calendar."""
+        attachment = ctx.values.get("calendar")
+        if isinstance(attachment, Attachment):
+            ctx.say(f"{ctx.t('booking.cancelled')}\n\n{ctx.t('booking.cancel_calendar_hint')}", attachment=attachment)
+        else:
+            ctx.say(ctx.t("booking.cancelled"))

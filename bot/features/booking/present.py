@@ -63,10 +63,11 @@ def topic_text(texts: Texts, language: str, topic: str) -> str:
 
 
 def interpreter_text(texts: Texts, language: str, code: str | None) -> str:
+    """The interpreter's language as the reader's language names it ("Arabic", "арабский"), not its endonym."""
     if code is None:
         return texts.get(language, "booking.interpreter_none")
     if code in LANGUAGE_NAMES:
-        return LANGUAGE_NAMES[code]
+        return texts.get(language, f"language_names.{code}")
     return texts.get(language, "booking.interpreter_ask")
 
 

@@ -228,6 +228,18 @@ def book(
     return BookResult(Outcome.BOOKED, booking, move_from)
 
 
+def move_history(session: Session, booking: Booking, *, limit: int = 100) -> tuple[Booking, int]:
+    """The booking a chain of moves started from, and how many moves led from it to `booking` ((booking, 0) when
+    it was never moved). A move makes a new row and links the old one to it (`moved_to_id`)."""
+    first, moves = booking, 0
+    while moves < limit:
+        earlier = session.scalar(select(Booking).where(Booking.moved_to_id == first.id))
+        if earlier is None:
+            break
+        first, moves = earlier, moves + 1
+    return first, moves
+
+
 def _is_active_slot_conflict(error: IntegrityError) -> bool:
     diag = getattr(error.orig, "diag", None)
     if diag is not None and getattr(diag, "constraint_name", None):

@@ -1,9 +1,10 @@
 """Typed answers to the booking's questions, matched to the buttons on offer: "Kemissä", "في كيمي", "by phone",
 "tiistaina", "1.12.", "tomorrow", "klo 10", "١٠:٣٠", "عربي".
 
-Pure functions of the text and of what the step offers: each returns one offered choice or None. None when the
-text names nothing offered, or more than one thing ("Tuesday or Wednesday", two Tuesdays on offer); the engine
-then asks the intent model, as it would without these handlers.
+Pure functions of the text and of what the step offers. `day_named` and `time_named` return one offered choice or
+None; `read_day` and `read_time` also say whether the text is a day or a time at all, so that a day that is on
+offer several times (two Tuesdays) or not at all ("Monday", "9:15") keeps the family at the step with its buttons,
+while text that names no day or time ("I want to cancel") goes to the intent model as before.
 
 Weekday and month names come from `bot.timefmt`, the forms that dates print; the other ways families write a
 day ("tiistaina", "в среду", "Talaadada"), "today", "tomorrow" and "by phone" are data in
@@ -16,12 +17,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, time, timedelta
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from bot.core.engine import INTENT_THRESHOLD
 from bot.core.texts import LANGUAGE_WORDS, Texts, language_named
+from bot.features.booking.service import TOPICS
 from bot.features.groups.towns import ARABIC_PROCLITICS, fold
 from bot.settings import SERVED_LANGUAGES
 from bot.timefmt import MONTHS, WEEKDAYS, WEEKDAYS_SHORT
@@ -52,6 +54,7 @@ FINNISH_SHORT = {fold(name): day for day, name in enumerate(WEEKDAYS_SHORT["fi"]
 ENGLISH = "en"
 ENGLISH_MONTHS = {fold(name): month + 1 for month, name in enumerate(MONTHS[ENGLISH])}
 NOON = 12
+Choice = TypeVar("Choice")
 
 
 class Understood(Protocol):
@@ -62,6 +65,20 @@ class Understood(Protocol):
 
     @property
     def intent_confidence(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class Reading(Generic[Choice]):
+    """What a typed answer says about the options on offer: whether it names a day (or a time) at all, and the
+    offered options it fits (none: not offered; several: which one?)."""
+
+    named: bool
+    matches: tuple[Choice, ...] = ()
+
+    @property
+    def choice(self) -> Choice | None:
+        """The one offered option the text names, or None."""
+        return self.matches[0] if len(self.matches) == 1 else None
 
 
 def ascii_digits(text: str) -> str:
@@ -118,6 +135,8 @@ class TypedWords:
     # folded month name as dates print it (any language) → month (1-12); English full names: see _month
     months: dict[str, int]
     problems: tuple[str, ...] = ()
+    # the words of a topic button's label in any language, without its emoji ("здоровье") → topic
+    topics: dict[tuple[str, ...], str] = field(default_factory=dict)
 
     @classmethod
     def build(cls, texts: Texts) -> TypedWords:
@@ -135,6 +154,12 @@ class TypedWords:
         for phrase in (today & tomorrow) | ((today | tomorrow) & set(weekdays)):
             problems.append(f"content/strings: {TYPED}: {' '.join(phrase)!r} names two different days")
         months = {fold(name): month + 1 for table in MONTHS.values() for month, name in enumerate(table)}
+        topics: dict[tuple[str, ...], str] = {}
+        for topic in TOPICS:
+            for lang in SERVED_LANGUAGES:
+                phrase = tuple(tokens(texts.get(lang, f"booking.topic.{topic}")))
+                if phrase and topics.setdefault(phrase, topic) != topic:
+                    problems.append(f"content/strings: booking.topic: {' '.join(phrase)!r} names two topics")
         return cls(
             weekdays,
             frozenset(today),
@@ -142,7 +167,19 @@ class TypedWords:
             frozenset(_phrases(listed("remote"))),
             months,
             tuple(problems),
+            topics,
         )
+
+    # ------------------------------------------------------------------ topic
+    def topic_named(self, text: str) -> str | None:
+        """The topic whose button label `text` is, in any language and without the emoji ("здоровье" is
+        "🏥 Здоровье"), or else the one topic whose label's words it contains ("money problems"); None otherwise."""
+        found = tokens(text)
+        exact = self.topics.get(tuple(found))
+        if exact is not None:
+            return exact
+        inside = {topic for phrase, topic in self.topics.items() if _contains(found, phrase)}
+        return inside.pop() if len(inside) == 1 else None
 
     # ------------------------------------------------------------------ place
     def remote_named(self, text: str) -> bool:
@@ -177,6 +214,11 @@ class TypedWords:
 
     def day_named(self, text: str, offered: Sequence[date], today: date) -> date | None:
         """The one offered day that `text` names by weekday, date, "today" or "tomorrow", or None."""
+        return self.read_day(text, offered, today).choice
+
+    def read_day(self, text: str, offered: Sequence[date], today: date) -> Reading[date]:
+        """The offered days that `text` fits. Two weekdays or two dates ("Tuesday or Wednesday") fit each
+        offered day that either names: the family is asked which one."""
         found = tokens(text)
         weekdays = {day for phrase, day in self.weekdays.items() if _contains(found, phrase)}
         dates = self._dates(text, found)
@@ -184,16 +226,22 @@ class TypedWords:
             weekdays.add(FINNISH_SHORT[found[0]])
         relative = {today + timedelta(days=1) for phrase in self.tomorrow if _contains(found, phrase)}
         relative |= {today for phrase in self.today if _contains(found, phrase)}
-        if not (weekdays or dates or relative) or len(weekdays) > 1 or len(dates) > 1 or len(relative) > 1:
-            return None
-        matches = [
-            day
-            for day in offered
-            if all(day.weekday() == weekday for weekday in weekdays)
-            and all((day.day, day.month) == (d, m) and (y is None or day.year % 100 == y) for d, m, y in dates)
-            and all(day == wanted for wanted in relative)
-        ]
-        return matches[0] if len(matches) == 1 else None
+        if not (weekdays or dates or relative):
+            return Reading(named=False)
+
+        def fits(day: date) -> bool:
+            return (
+                (not weekdays or day.weekday() in weekdays)
+                and (not dates or any(_is_date(day, wanted) for wanted in dates))
+                and (not relative or day in relative)
+            )
+
+        return Reading(named=True, matches=tuple(day for day in offered if fits(day)))
+
+
+def _is_date(day: date, wanted: tuple[int, int, int | None]) -> bool:
+    d, m, y = wanted
+    return (day.day, day.month) == (d, m) and (y is None or day.year % 100 == y)
 
 
 # ---------------------------------------------------------------------- time
@@ -217,19 +265,26 @@ def time_named(text: str, offered: Sequence[tuple[str, time]]) -> str | None:
     """The one offered start time that `text` names, as its option id: "10:30", "10.30", "klo 10", "at 10",
     "١٠:٣٠". An hour alone must be the only offered time in that hour. Counsellors meet in the daytime, so
     "at 2" is 14:00 when nothing starts at two in the night."""
+    return read_time(text, offered).choice
+
+
+def read_time(text: str, offered: Sequence[tuple[str, time]]) -> Reading[str]:
+    """The offered start times (option ids) that `text` fits: "klo 9" fits 9:00 and 9:45; "9:15" none."""
     times = _clock_times(text)
-    if len(times) != 1:
-        return None
-    ((hour, minute, pm),) = times
-    hour = hour + NOON if pm and hour < NOON else hour
+    if not times:
+        return Reading(named=False)
+    matches: list[str] = []
+    for hour, minute, pm in sorted(times, key=lambda found: (found[0], found[1] or 0, found[2])):
+        hour = hour + NOON if pm and hour < NOON else hour
 
-    def at(h: int) -> list[str]:
-        return [choice for choice, start in offered if start.hour == h and (minute is None or start.minute == minute)]
+        def at(h: int, minute: int | None = minute) -> list[str]:
+            return [c for c, start in offered if start.hour == h and (minute is None or start.minute == minute)]
 
-    matches = at(hour)
-    if not matches and 0 < hour < NOON and not pm:
-        matches = at(hour + NOON)
-    return matches[0] if len(matches) == 1 else None
+        fitting = at(hour)
+        if not fitting and 0 < hour < NOON and not pm:
+            fitting = at(hour + NOON)
+        matches.extend(choice for choice in fitting if choice not in matches)
+    return Reading(named=True, matches=tuple(matches))
 
 
 # ---------------------------------------------------------------------- interpreter
