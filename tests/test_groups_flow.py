@@ -121,7 +121,7 @@ def test_an_arabic_father_answers_a_reminder_and_forged_buttons_are_refused(make
     client = make_client(user_id="ar-father")
     at(client, datetime(2026, 12, 8, 10, 0, tzinfo=UTC))
     onboard(client, "ar")
-    client.click("اللقاءات الجماعية")
+    client.click("لقاءات المجموعات")
     client.click("تورنيو")
     client.click("مجموعة الآباء")
     client.click("ذكّرني")

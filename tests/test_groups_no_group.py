@@ -167,7 +167,7 @@ def test_several_nearest_towns_are_named_together_and_towns_without_groups_are_l
     set_nearest(client, {"simo": ("ylitornio", "kemi", "tornio")})  # Ylitornio has no group: not offered
     onboard(client, "ar")
     client.send("هل توجد مجموعة في سيمو؟")
-    assert "أقرب اللقاءات الجماعية إليكم في كيمي وتورنيو." in client.text, client.text
+    assert "أقرب لقاءات المجموعات إليكم في كيمي وتورنيو." in client.text, client.text
     assert labels(client)[:2] == ["📍 كيمي", "📍 تورنيو"]
     assert not any("إيليتورنيو" in label for label in labels(client))
     set_nearest(client, {"simo": ("kemi", "tornio", "tervola")})
