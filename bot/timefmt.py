@@ -102,9 +102,20 @@ def weekday_name(language: str | None, weekday: int) -> str:
 
 
 def format_clock(language: str | None, value: time) -> str:
-    """17.00 in Finnish, 17:00 elsewhere (24-hour clock everywhere: it is what Finnish services use)."""
-    separator = "." if _lang(language) == "fi" else ":"
-    return f"{value.hour:02d}{separator}{value.minute:02d}"
+    """9.00 and 17.00 in Finnish (no leading zero, as Finnish writes it), 09:00 and 17:00 elsewhere (24-hour
+    clock everywhere: it is what Finnish services use)."""
+    if _lang(language) == "fi":
+        return f"{value.hour}.{value.minute:02d}"
+    return f"{value.hour:02d}:{value.minute:02d}"
+
+
+def format_day_month(language: str | None, day: date) -> str:
+    """A date without its weekday, for a sentence that names the weekday itself: "1.12.", "1 Dec",
+    "1 ديسمبر", "1 декабря", "1 Diseembar", "1 Desemba"."""
+    lang = _lang(language)
+    if lang == "fi":
+        return f"{day.day}.{day.month}."
+    return f"{day.day} {MONTHS[lang][day.month - 1]}"
 
 
 def format_day(language: str | None, day: date) -> str:

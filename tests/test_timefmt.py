@@ -1,0 +1,44 @@
+"""Dates and times as each language writes them (bot/timefmt.py)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.timefmt import format_clock, format_datetime, format_day_month
+
+HELSINKI = ZoneInfo("Europe/Helsinki")
+
+
+@pytest.mark.parametrize(
+    ("language", "clock", "expected"),
+    [
+        ("fi", time(9, 0), "9.00"),  # Finnish writes no leading zero
+        ("fi", time(17, 30), "17.30"),
+        ("en", time(9, 0), "09:00"),
+        ("ar", time(8, 5), "08:05"),
+    ],
+)
+def test_clock(language: str, clock: time, expected: str) -> None:
+    assert format_clock(language, clock) == expected
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("fi", "1.12."),
+        ("en", "1 Dec"),
+        ("ar", "1 ديسمبر"),
+        ("ru", "1 декабря"),
+        ("so", "1 Diseembar"),
+        ("sw", "1 Desemba"),
+    ],
+)
+def test_a_date_without_its_weekday(language: str, expected: str) -> None:
+    assert format_day_month(language, date(2026, 12, 1)) == expected
+
+
+def test_a_finnish_morning_time_in_a_date() -> None:
+    assert format_datetime("fi", datetime(2026, 12, 1, 7, 45, tzinfo=ZoneInfo("UTC")), HELSINKI) == "ti 1.12. klo 9.45"
