@@ -44,9 +44,9 @@ MAX_REDIRECTS = 8
 SAFETY_CHECK = "main.safety_check"  # the safety question below an answer to a message close to a crisis
 # Languages the user said no to switching to: offered once, not again on every message they write in it.
 DECLINED_SWITCHES = "declined_switches"
-# The question of a first message that chose the language: answered once onboarding is done. Its intent
-# and the words features asked for (`Registry.keywords`: a town) are kept, not the text, since consent
-# has not been asked yet.
+# The question of a first message that chose the language, or of one typed at the consent question: answered
+# once onboarding is done. Its intent and the words features asked for (`Registry.keywords`: a town) are
+# kept, not the text, since consent has not been given yet.
 FIRST_QUESTION = "first_question"
 # The question of a message that brought a language-switch offer: answered after the family's choice.
 PENDING_QUESTION = "pending_intent"
