@@ -428,3 +428,14 @@ def test_database_work_runs_on_postgresql_too(make_client, database_url) -> None
     assert t("ar", "menu.title") in client.text
     client.send("hello")
     assert t("ar", "chat.greet") in client.text
+
+
+def test_the_language_menu_lets_a_family_keep_its_language(make_client) -> None:
+    client = make_client(user_id="keep-language")
+    client.send("/start")
+    assert t("en", "common.menu") not in [button.label for button in client.buttons], "a new family chooses first"
+    client.click("English")
+    client.click("✅")
+    client.send("/language")
+    client.click(t("en", "common.menu"))  # e.g. after an unserved language brought the menu of languages
+    assert t("en", "menu.title") in client.text

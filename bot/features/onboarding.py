@@ -122,6 +122,10 @@ def register(registry: Registry, services: Services) -> None:
     def has_consent(ctx: Context) -> bool:
         return ctx.user.has_consent
 
+    @registry.condition("has_language")
+    def has_language(ctx: Context) -> bool:
+        return ctx.user.language is not None
+
     @registry.command("start")
     def start(ctx: Context, argument: str) -> str | None:
         if argument:
