@@ -646,3 +646,12 @@ def test_a_claimed_conversation_goes_on_after_the_menu_and_the_guide(make_client
     room.press(t("sw", "menu.person"))
     assert room.client.text == plain(t("sw", "handoff.in_conversation"))
     assert room.ticket().status == TicketStatus.CLAIMED
+
+
+def test_the_card_writes_its_times_as_the_staffs_language_does(make_client, clock) -> None:
+    clock.now = WEDNESDAY_10.replace(hour=9, minute=5)
+    room = make_room(make_client, clock)
+    room.family("nataka mtu")
+    assert "4.11. 9.05" in room.staff_texts()[0]  # Finnish staff: no leading zero, as Finnish writes it
+    room.claim()
+    assert any("klo 9.05 alkaen" in text for text in room.staff_texts()), "claimed: the card's status line"

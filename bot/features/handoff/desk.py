@@ -110,6 +110,16 @@ class HandoffDesk:
     def family_t(self, family: User, key: str, /, **values: object) -> str:
         return self.services.texts.get(family.language, key, **values)
 
+    def staff_clock(self, moment: datetime) -> str:
+        """A time on a card, as the staff's language writes it ("8.05" in Finnish)."""
+        return format_clock(self.config.staff_language, self.local(moment).time())
+
+    def staff_when(self, moment: datetime) -> str:
+        """A day and time on a card or in the queue: "30.11. 8.05" in Finnish, "30 Nov 08:05" in English."""
+        local = self.local(moment)
+        language = self.config.staff_language
+        return f"{format_day_month(language, local.date())} {format_clock(language, local.time())}"
+
     def local(self, moment: datetime) -> datetime:
         return moment.astimezone(ZoneInfo(self.config.office_hours.timezone))
 
@@ -245,11 +255,11 @@ class HandoffDesk:
         status = self.staff_t("status_open")
         if ticket.status == TicketStatus.CLAIMED:
             counsellor = session.get(Counsellor, ticket.counsellor_id) if ticket.counsellor_id else None
-            claimed = self.local(ticket.claimed_at or ticket.created_at)
             name = counsellor.name if counsellor else "?"
-            status = self.staff_t("status_claimed", name=name, time=f"{claimed:%H:%M}")
+            claimed = self.staff_clock(ticket.claimed_at or ticket.created_at)
+            status = self.staff_t("status_claimed", name=name, time=claimed)
         elif ticket.status == TicketStatus.CLOSED:
-            status = self.staff_t("status_closed", time=f"{self.local(ticket.closed_at or ticket.created_at):%H:%M}")
+            status = self.staff_t("status_closed", time=self.staff_clock(ticket.closed_at or ticket.created_at))
         topics = ", ".join(self.topic_name(topic) for topic in ticket.topic_list) or self.staff_t("no_topic")
         lines = [
             self.staff_t(
@@ -260,7 +270,7 @@ class HandoffDesk:
                 topics=Safe(topics),
                 label=family.label if family is not None else "—",
                 reason=Safe(texts.get(language, f"handoff.staff.reason_{ticket.reason}")),
-                opened=f"{self.local(ticket.created_at):%d.%m. %H:%M}",
+                opened=self.staff_when(ticket.created_at),
                 status=Safe(status),
             )
         ]

@@ -401,7 +401,7 @@ def register(registry: Registry, services: Services) -> None:
                     language=LANGUAGE_NAMES.get(ticket.language, ticket.language),
                     label=family.label if family else "—",
                     status="✋" if ticket.status == TicketStatus.CLAIMED else "⏳",
-                    opened=f"{desk.local(ticket.created_at):%d.%m. %H:%M}",
+                    opened=desk.staff_when(ticket.created_at),
                 )
             )
         ctx.send(Reply(text="\n".join(lines), to=Recipient(staff=True, thread_id=ctx.incoming.thread_id)))
