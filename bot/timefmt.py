@@ -109,6 +109,37 @@ def format_clock(language: str | None, value: time) -> str:
     return f"{value.hour:02d}:{value.minute:02d}"
 
 
+# East African Swahili counts the hours from 6 in the morning: 18:00 is "saa 12 jioni", the twelfth hour of
+# the day, in the evening. A time after "saa" can be read either way, so a Swahili text gives the clock
+# time and its Swahili reading together: "18:00 (saa 12 jioni)". The parts of the day, by the hour they
+# start: asubuhi (morning), mchana (midday), alasiri (afternoon), jioni (evening), usiku (night).
+SWAHILI_DAY_PARTS: tuple[tuple[int, str], ...] = (
+    (4, "asubuhi"),
+    (12, "mchana"),
+    (15, "alasiri"),
+    (17, "jioni"),
+    (19, "usiku"),
+)
+
+
+def swahili_reading(value: time) -> str:
+    """ "saa 12 jioni" for 18:00, "saa 3:30 asubuhi" for 9:30, "saa 7 mchana" for 13:00."""
+    hour = (value.hour - 6) % 12 or 12
+    clock = f"{hour}:{value.minute:02d}" if value.minute else str(hour)
+    part = "usiku"
+    for starts, name in SWAHILI_DAY_PARTS:
+        if value.hour >= starts:
+            part = name
+    return f"saa {clock} {part}"
+
+
+def format_clock_read(language: str | None, value: time) -> str:
+    """A time in a sentence: as `format_clock`, and in Swahili with its Swahili reading, "18:00 (saa 12 jioni)"."""
+    if _lang(language) == "sw":
+        return f"{format_clock('sw', value)} ({swahili_reading(value)})"
+    return format_clock(language, value)
+
+
 def format_day_month(language: str | None, day: date) -> str:
     """A date without its weekday, for a sentence that names the weekday itself: "1.12.", "1 Dec",
     "1 ديسمبر", "1 декабря", "1 Diseembar", "1 Desemba"."""
@@ -150,7 +181,20 @@ def format_datetime(language: str | None, moment: datetime, zone: tzinfo) -> str
     if lang == "fi":
         return f"{day} klo {clock}"
     if lang == "sw":
-        return f"{day}, saa {clock}"
+        return f"{day}, {format_clock_read(lang, when.time())}"
     if lang == "ar":
         return f"{day}، {clock}"
     return f"{day}, {clock}"
+
+
+def format_span(language: str | None, start: datetime, end: datetime, zone: tzinfo) -> str:
+    """A meeting's day and times: "ti 1.12. klo 10.00–10.45", "Tue 1 Dec, 10:00–10:45",
+    "Jumanne, 1 Desemba, 17:00–17:45 (saa 11 jioni)"."""
+    lang = _lang(language)
+    if lang != "sw":
+        return f"{format_datetime(lang, start, zone)}–{format_time(lang, end, zone)}"
+    begins = local(start, zone)
+    return (
+        f"{format_day(lang, begins.date())}, {format_clock(lang, begins.time())}–{format_time(lang, end, zone)}"
+        f" ({swahili_reading(begins.time())})"
+    )

@@ -22,7 +22,7 @@ from bot.features.booking.privacy import make_retention
 from bot.outbox import OutboxSender, render
 from bot.outbox_models import OutboxMessage
 from bot.settings import ROOT, SERVED_LANGUAGES
-from bot.timefmt import format_datetime
+from bot.timefmt import format_datetime, format_span
 from tests.client import BotClient, plain
 from tests.fakes import FixedUnderstanding, KeywordNLU
 from tests.test_booking_service import (
@@ -125,8 +125,8 @@ def test_book_move_and_cancel_in_the_familys_language(world: World, language: st
         assert booking is not None and (booking.slot_id, booking.status) == (first, "active")
         assert (booking.topic, booking.language) == ("health", language)
         assert booking.interpreter == (None if language == "fi" else language)
-        starts_at = booking.slot.starts_at
-    when = format_datetime(language, starts_at, HKI)
+        starts_at, ends_at = booking.slot.starts_at, booking.slot.ends_at
+    when = format_span(language, starts_at, ends_at, HKI)
     assert when in client.text, "the date and time as the family's language writes them"
     assert (
         t(language, "booking.booked", when="X", where="Y", icon="", topic="", interpreter="").split("\n")[0]

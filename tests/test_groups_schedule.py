@@ -111,7 +111,7 @@ def test_schedule_parsing_and_checks() -> None:
         ("ar", "الثلاثاء 1 ديسمبر، 17:00"),
         ("ru", "вторник, 1 декабря, 17:00"),
         ("so", "Talaado, 1 Diseembar, 17:00"),
-        ("sw", "Jumanne, 1 Desemba, saa 17:00"),
+        ("sw", "Jumanne, 1 Desemba, 17:00 (saa 11 jioni)"),
     ],
 )
 def test_dates_are_written_the_way_each_language_writes_them(language: str, expected: str) -> None:

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.timefmt import format_clock, format_datetime, format_day_month
+from bot.timefmt import format_clock, format_datetime, format_day_month, format_span, swahili_reading
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 
@@ -42,3 +42,26 @@ def test_a_date_without_its_weekday(language: str, expected: str) -> None:
 
 def test_a_finnish_morning_time_in_a_date() -> None:
     assert format_datetime("fi", datetime(2026, 12, 1, 7, 45, tzinfo=ZoneInfo("UTC")), HELSINKI) == "ti 1.12. klo 9.45"
+
+
+@pytest.mark.parametrize(
+    ("clock", "reading"),
+    [
+        (time(6, 0), "saa 12 asubuhi"),
+        (time(9, 30), "saa 3:30 asubuhi"),
+        (time(13, 0), "saa 7 mchana"),
+        (time(15, 45), "saa 9:45 alasiri"),
+        (time(18, 0), "saa 12 jioni"),
+        (time(0, 0), "saa 6 usiku"),
+    ],
+)
+def test_swahili_time_is_counted_from_six_in_the_morning(clock: time, reading: str) -> None:
+    assert swahili_reading(clock) == reading
+
+
+def test_a_swahili_text_gives_the_clock_time_and_its_swahili_reading() -> None:
+    start = datetime(2026, 12, 1, 15, 0, tzinfo=ZoneInfo("UTC"))  # 17:00 in Helsinki
+    assert format_datetime("sw", start, HELSINKI) == "Jumanne, 1 Desemba, 17:00 (saa 11 jioni)"
+    end = datetime(2026, 12, 1, 15, 45, tzinfo=ZoneInfo("UTC"))
+    assert format_span("sw", start, end, HELSINKI) == "Jumanne, 1 Desemba, 17:00–17:45 (saa 11 jioni)"
+    assert format_span("fi", start, end, HELSINKI) == "ti 1.12. klo 17.00–17.45"

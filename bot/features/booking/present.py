@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from bot.core.texts import LANGUAGE_NAMES, Safe, Texts
 from bot.features.booking.models import Booking, Slot
 from bot.features.booking.places import PlaceNames
-from bot.timefmt import format_date, format_datetime, format_time
+from bot.timefmt import format_date, format_span, format_time
 
 MODE_ICONS = {"in_person": "📍", "phone": "📞", "video": "💻"}
 # Between the town and the place (Arabic has its own comma).
@@ -22,7 +22,7 @@ LIST_SEPARATORS = {"ar": "، "}
 
 def when_text(language: str, slot: Slot, tz: ZoneInfo) -> str:
     """ "ti 3.12. klo 9.00–9.45", "Tue 3 Dec, 09:00–09:45"."""
-    return f"{format_datetime(language, slot.starts_at, tz)}–{format_time(language, slot.ends_at, tz)}"
+    return format_span(language, slot.starts_at, slot.ends_at, tz)
 
 
 def day_label(language: str, slot: Slot, tz: ZoneInfo) -> str:

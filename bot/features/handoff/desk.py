@@ -28,7 +28,7 @@ from bot.features.handoff.models import Ticket, TicketMessage, TicketReason, Tic
 from bot.features.handoff.office_hours import is_open, next_opening, realert_due
 from bot.features.handoff.translate import Translator
 from bot.staff import actor_label, audit
-from bot.timefmt import format_clock, format_day_month
+from bot.timefmt import format_clock, format_clock_read, format_day_month
 
 log = logging.getLogger(__name__)
 TICKETS = cast(Table, Ticket.__table__)
@@ -143,13 +143,13 @@ class HandoffDesk:
         if is_open(now, hours):
             until = self.local(now).replace(hour=hours.closes.hour, minute=hours.closes.minute)
             key = "handoff.urgent_now" if urgent else "handoff.answer_today"
-            return [self.family_t(family, key, until=format_clock(family.language, until.time()))]
+            return [self.family_t(family, key, until=format_clock_read(family.language, until.time()))]
         opening = self.local(next_opening(now, hours))
         day = self.family_t(family, f"handoff.weekday.{WEEKDAY_NAMES[opening.weekday()]}")
         values = {
             "day": day,
             "date": format_day_month(family.language, opening.date()),
-            "time": format_clock(family.language, opening.time()),
+            "time": format_clock_read(family.language, opening.time()),
         }
         # Before the office opens, "the next working day: Monday 30.11." read oddly on that Monday.
         today = opening.date() == self.local(now).date()
