@@ -68,7 +68,7 @@ async def test_swahili_request_claim_relay_both_ways_close_and_rating(api: FakeB
 
         # the family is told at once, in Swahili, what happens and when
         told = await api.wait_for(lambda: [s for s in api.messages_to(FAMILY) if "16:00" in s.text])
-        assert told[-1].text == t("sw", "handoff.answer_today", until="16:00")
+        assert told[-1].text == t("sw", "handoff.answer_today", until="16:00 (saa 10 alasiri)")
         assert t("sw", "handoff.opened", ticket=1) in [s.text for s in api.messages_to(FAMILY)]
         # a ticket card in the staff group: language, topic, urgency, a pseudonym, never the Telegram name
         card = await card_of(api, 1)
