@@ -211,8 +211,8 @@ class Conversation:
         if understanding is not None and understanding.crisis_check:
             log.info("a message close to a crisis: a safety question goes with the answer")
             ctx.safety_check = True
-        step = self._current_step(ctx)
-        answer = _typed_answer(step, understanding)
+        step = self.current_step(ctx)
+        answer = typed_answer(step, understanding)
         if step is not None and answer is not None:
             self._on_payload(ctx, _payload(ctx, step, answer))  # "yes" typed to "Shall I book it?": its button
             return
@@ -313,7 +313,7 @@ class Conversation:
         ctx.say(ctx.t("errors.stale_button"))
         # A family choosing from a list (a booking's day, a group) keeps its place: the list again, not the
         # menu. Such steps' actions only check what is still on offer, so running them again is harmless.
-        step = self._current_step(ctx)
+        step = self.current_step(ctx)
         if ctx.user.language and step is not None and step.options:
             self.go(ctx, step.ref)
             return
@@ -455,7 +455,7 @@ class Conversation:
         self.go(ctx, "main.menu" if ctx.user.language else LANGUAGE_STEP)
 
     # ----------------------------------------------------------------- steps
-    def _current_step(self, ctx: Context) -> StepSpec | None:
+    def current_step(self, ctx: Context) -> StepSpec | None:
         if not ctx.state.flow or not ctx.state.step:
             return None
         return self.flows.find(f"{ctx.state.flow}.{ctx.state.step}")
@@ -529,7 +529,7 @@ def _stamp(ctx: Context, variable: str) -> str:
     return hashlib.sha256(repr(ctx.vars.get(variable)).encode()).hexdigest()[:STAMP_CHARS]
 
 
-def _typed_answer(step: StepSpec | None, u: Understanding | None) -> str | None:
+def typed_answer(step: StepSpec | None, u: Understanding | None) -> str | None:
     """The button a typed yes or no stands for at this step (its `on_yes` / `on_no`), if any."""
     if step is None or u is None or u.intent_confidence < INTENT_THRESHOLD:
         return None

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.core.context import Context
-from bot.core.engine import INTENT_THRESHOLD, LONG_MESSAGE_CHARS, NOT_OFFERED, clean_text
+from bot.core.engine import INTENT_THRESHOLD, LONG_MESSAGE_CHARS, NOT_OFFERED, clean_text, typed_answer
 from bot.core.messages import MediaKind, Recipient, Reply
 from bot.core.registry import Registry
 from bot.core.services import Services
@@ -240,15 +240,8 @@ def register(registry: Registry, services: Services) -> None:
 
     def asked_by_screen(ctx: Context, understanding: Understanding) -> bool:
         """The step the family is at waits for typed text of its own (a town, a topic, a typed yes or no)."""
-        if not ctx.state.flow or not ctx.state.step:
-            return False
-        step = ctx.conversation.flows.find(f"{ctx.state.flow}.{ctx.state.step}")
-        if step is None:
-            return False
-        if step.input:
-            return True
-        typed = {"affirm": step.on_yes, "deny": step.on_no}.get(understanding.intent)
-        return typed is not None and understanding.intent_confidence >= INTENT_THRESHOLD
+        step = ctx.conversation.current_step(ctx)
+        return step is not None and (bool(step.input) or typed_answer(step, understanding) is not None)
 
     def is_for_the_bot(understanding: Understanding) -> bool:
         """A question the bot answers itself: one of its topics, understood with confidence. Small talk, what
