@@ -352,12 +352,7 @@ class Conversation:
             ctx.say(ctx.t("language.unserved"))
             self.go(ctx, LANGUAGE_STEP)
             return
-        if (
-            u.language in SERVED_LANGUAGES
-            and u.language != ctx.user.language
-            and u.language_confidence >= LANGUAGE_SWITCH_CONFIDENCE
-            and u.language not in ctx.vars.get(DECLINED_SWITCHES, ())
-        ):
+        if self.written_in_another_language(ctx, u) and u.language not in ctx.vars.get(DECLINED_SWITCHES, ()):
             ctx.set_var("switch_to", u.language)
             ctx.values["language"] = ctx.language_name(u.language)
             self.keep_question(ctx, PENDING_QUESTION, u)
@@ -372,6 +367,15 @@ class Conversation:
         # Confident: the intent's handler. A confident out_of_scope ("asdfgh", the weather) is "not understood",
         # with a person to ask, rather than three guesses at near-zero scores.
         self.route_intent(ctx, u.intent, u)
+
+    @staticmethod
+    def written_in_another_language(ctx: Context, u: Understanding) -> bool:
+        """The message is surely in a served language other than the family's: a switch may be offered."""
+        return (
+            u.language in SERVED_LANGUAGES
+            and u.language != ctx.user.language
+            and u.language_confidence >= LANGUAGE_SWITCH_CONFIDENCE
+        )
 
     def keep_question(self, ctx: Context, variable: str, u: Understanding) -> None:
         """Keep what `u` asks, to answer it once the language or consent is settled: its intent and the

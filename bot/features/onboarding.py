@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from bot.core.context import Context, Option
-from bot.core.engine import FIRST_QUESTION, INTENT_THRESHOLD, LANGUAGE_SWITCH_CONFIDENCE, NOT_OFFERED
+from bot.core.engine import FIRST_QUESTION, INTENT_THRESHOLD, NOT_OFFERED
 from bot.core.registry import Registry
 from bot.core.services import Services
 from bot.core.texts import LANGUAGE_NAMES, language_named
-from bot.nlu.pipeline import Understanding
 from bot.settings import SERVED_LANGUAGES
 
 CONSENT_VERSION = "2026-11"
@@ -39,14 +38,6 @@ def after_onboarding(ctx: Context) -> str | None:
     if ctx.conversation.answer_kept_question(ctx, FIRST_QUESTION):
         return None
     return "main.menu"
-
-
-def _written_in_another_language(ctx: Context, u: Understanding) -> bool:
-    return (
-        u.language in SERVED_LANGUAGES
-        and u.language != ctx.user.language
-        and u.language_confidence >= LANGUAGE_SWITCH_CONFIDENCE
-    )
 
 
 def open_deep_link(ctx: Context, argument: str) -> str | None:
@@ -97,7 +88,8 @@ def register(registry: Registry, services: Services) -> None:
         if u is not None and asks and u.intent != "change_language" and not ctx.vars.get("after_onboarding"):
             ctx.conversation.keep_question(ctx, FIRST_QUESTION, u)
             kept = FIRST_QUESTION in ctx.vars
-        if u is not None and ((asks and u.intent == "change_language") or _written_in_another_language(ctx, u)):
+        elsewhere = u is not None and ctx.conversation.written_in_another_language(ctx, u)
+        if u is not None and ((asks and u.intent == "change_language") or elsewhere):
             return "language"  # the languages, then the notice again in the one chosen
         ctx.values[CONSENT_TEXT] = "onboarding.consent_again_kept" if kept else "onboarding.consent_again"
         return str(ctx.state.step)
