@@ -235,6 +235,66 @@ def test_a_topic_typed_inside_the_booking_is_the_bookings_topic(world: World) ->
     assert [booking.topic for booking in active_bookings(world)] == ["money"]
 
 
+def test_a_question_half_way_is_answered_and_the_booking_waits(world: World) -> None:
+    add_slot(world, add_counsellor(world), timedelta(days=2))
+    client = family(world, "f1", "en")
+    client.send("/menu")
+    client.click(t("en", "menu.book"))
+    client.click(f"📍 {town('en', 'Kemi')}")
+    days = client.text
+    client.send("money problems")  # a question at "Which day suits you?": answered, and the booking not lost
+    assert t("en", "booking.unfinished") in client.text
+    assert t("en", "booking.day_full") not in client.text
+    assert client.buttons[-1].label == t("en", "booking.continue")
+    client.click(t("en", "booking.continue"))
+    assert client.text == days, "back at the days of the place chosen before"
+    client.click_nth(0)
+    client.click_nth(0)
+    client.click(t("en", "booking.topic.health"))
+    client.click(t("en", "booking.interpreter_no"))
+    client.click(t("en", "booking.confirm"))
+    assert len(active_bookings(world)) == 1
+
+
+def test_the_way_back_lapses_once_the_family_is_back_in_the_booking(world: World) -> None:
+    add_slot(world, add_counsellor(world), timedelta(days=2))
+    client = family(world, "f1", "en")
+    to_first_free_time(client, "en")
+    client.send("money problems")  # the topic: typed inside the booking, no way back needed
+    assert t("en", "booking.unfinished") not in client.text
+    client.send("thanks")  # leaves the booking at the interpreter question
+    back = client.button(t("en", "booking.continue")).payload
+    client.press(back)
+    assert t("en", "booking.interpreter_yes") in [plain(b.label) for b in client.buttons]
+    client.press(back)  # pressed again: the offer was used
+    assert t("en", "errors.stale_button") in client.text
+    assert active_bookings(world) == []
+
+
+def test_an_earlier_list_of_the_booking_changes_that_choice(world: World) -> None:
+    counsellor = add_counsellor(world)
+    add_slot(world, counsellor, timedelta(days=2))
+    later = add_slot(world, counsellor, timedelta(days=3, hours=2))
+    client = family(world, "f1", "en")
+    client.send("/menu")
+    client.click(t("en", "menu.book"))
+    client.click(f"📍 {town('en', 'Kemi')}")
+    second_day = client.buttons[1].payload
+    client.click_nth(0)  # the first day: its times
+    client.press(second_day)  # the family scrolls up and picks the other day after all
+    assert t("en", "errors.stale_button") not in client.text
+    assert t("en", "booking.choose_time") in client.text
+    client.click_nth(0)  # that day's time
+    client.click(t("en", "booking.topic.health"))
+    client.click(t("en", "booking.interpreter_no"))
+    client.click(t("en", "booking.confirm"))
+    assert [booking.slot_id for booking in active_bookings(world)] == [later]
+    client.send("/menu")
+    client.press(second_day)  # the booking is made: an old list button is stale again
+    assert t("en", "errors.stale_button") in client.text
+    assert len(active_bookings(world)) == 1
+
+
 def test_booking_needs_consent_and_offers_it(world: World) -> None:
     add_slot(world, add_counsellor(world), timedelta(days=2))
     client = family(world, "f1", "ar", consent=False)

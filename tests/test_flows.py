@@ -60,6 +60,8 @@ steps:
         ("text: hello\n    buttons:\n      - {id: b, text: button}\n      - {id: b, text: button}", "duplicate"),
         ("text: hello\n    buttons:\n      - {id: " + "x" * 60 + ", text: button}", "longer than 64 bytes"),
         ("text: hello\n    on_yes: ok\n    buttons:\n      - {id: b, text: button}", "`on_yes:` names no button"),
+        ("text: hello\n    unfinished: nowhere", "unfinished goes to unknown step 'nowhere'"),
+        ("text: hello\n    unfinished: one", "`unfinished:` must name an entry step ('one')"),
         (
             "text: hello\n    stamp: v\n    buttons:\n      - {id: " + "x" * 50 + ", text: button}",
             "longer than 64",

@@ -52,6 +52,10 @@ FIRST_QUESTION = "first_question"
 PENDING_QUESTION = "pending_intent"
 # The words features need of a message answered with "did you mean…?" buttons (a town), for the choice.
 CLARIFIED_WORDS = "clarify_words"
+# The step a typed question led away from half way through its flow (`StepSpec.unfinished`), for the way back.
+RESUME_AT = "resume_at"
+# Steps about the conversation's language: a resume offer below them would be in the language being left.
+LANGUAGE_STEPS = {LANGUAGE_STEP, "main.switch_language"}
 MAX_TEXT_FOR_NLU = 1000
 MAX_REPLY_CHARS = 4096
 # "Last contact" (shown in /mydata) to the minute: writing the user's row on every message costs an
@@ -225,6 +229,28 @@ class Conversation:
                 return
         if understanding is not None:
             self._on_understanding(ctx, understanding)
+            self._offer_resume(ctx, step)
+
+    def _offer_resume(self, ctx: Context, left: StepSpec | None) -> None:
+        """A question answered half way through a flow (a booking) does not drop it silently: a line says it is
+        not finished, with a button back to where the family was (their choices are still in the flow's vars)."""
+        if left is None or left.unfinished is None:
+            return
+        now = self.current_step(ctx)
+        if now is None or now.flow == left.flow or now.ref in LANGUAGE_STEPS:
+            return
+        ctx.set_var(RESUME_AT, left.ref)
+        self.show(ctx, self.flows.step(left.unfinished, current_flow=left.flow).ref)
+
+    def resume(self, ctx: Context) -> str:
+        """Where the "back to the booking" button goes: the step the family left, or the menu when the offer
+        has lapsed (they went back into that flow another way since)."""
+        ref = ctx.pop_var(RESUME_AT)
+        step = self.flows.find(str(ref)) if ref else None
+        if step is None or step.unfinished is None:
+            ctx.say(ctx.t("errors.stale_button"))
+            return "main.menu"
+        return step.ref
 
     @staticmethod
     def _log_incoming(ctx: Context, text: str) -> None:
@@ -277,7 +303,7 @@ class Conversation:
             self._stale_button(ctx)
             return
         current = (ctx.state.flow, ctx.state.step)
-        if (step.flow, step.id) != current and not step.entry:
+        if (step.flow, step.id) != current and not step.entry and not self._earlier_choice(ctx, step):
             self._stale_button(ctx)
             return
         if step.stamp:
@@ -286,7 +312,7 @@ class Conversation:
             if stamp != _stamp(ctx, step.stamp):
                 self._stale_button(ctx)  # a button under an older message, about another group or section
                 return
-        if step.entry and (step.flow, step.id) != current:
+        if (step.flow, step.id) != current:  # an entry step, or an earlier choice of this flow
             ctx.state.flow, ctx.state.step = step.flow, step.id
         button = step.button(choice)
         if button is not None and (button.when is None or self.registry.conditions[button.when](ctx)):
@@ -308,6 +334,19 @@ class Conversation:
                 return
         log.info("refused a button payload that is not valid for the current step")
         self._stale_button(ctx)
+
+    def _earlier_choice(self, ctx: Context, pressed: StepSpec) -> bool:
+        """A list further up the same unfinished flow (the days, while choosing a time): pressing one of its
+        options changes that choice, as its Back button would and then the press. Its action checks the
+        choice is still on offer; other buttons (a confirmation) stay tied to the message they are under."""
+        now = self.current_step(ctx)
+        return (
+            now is not None
+            and now.unfinished is not None
+            and pressed.unfinished is not None
+            and pressed.options is not None
+            and pressed.flow == now.flow
+        )
 
     def _stale_button(self, ctx: Context) -> None:
         ctx.say(ctx.t("errors.stale_button"))
@@ -474,6 +513,8 @@ class Conversation:
             log.error("a flow refers to a missing step")
             raise
         ctx.state.flow, ctx.state.step = step.flow, step.id
+        if str(ctx.vars.get(RESUME_AT, "")).partition(".")[0] == step.flow:
+            ctx.pop_var(RESUME_AT)  # back in the flow another way: the old "back to…" button has lapsed
         first_reply = len(ctx.replies)
         if step.action:
             redirect = self.registry.actions[step.action](ctx, **step.args)

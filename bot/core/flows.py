@@ -3,9 +3,11 @@
 A flow is a set of steps. A step shows texts (by key) and buttons (by payload id), may run an action
 (code bound by name) when entered, may offer dynamic options from a provider, may take free text, and
 says where to go next. A step may also name the buttons a typed yes or no stands for (`on_yes`,
-`on_no`), and the flow variable of the item it shows (`stamp`: buttons under an older message about
-another item are then refused). References between steps are `step` (same flow), `flow.step`, or
-`flow` (its start step). Every name is checked at load time; an error names the file and the step.
+`on_no`), the flow variable of the item it shows (`stamp`: buttons under an older message about
+another item are then refused), and the entry step to show when a typed question takes the family away
+from it before the flow is done (`unfinished`: "your booking is not finished", with a way back).
+References between steps are `step` (same flow), `flow.step`, or `flow` (its start step). Every name
+is checked at load time; an error names the file and the step.
 """
 
 from __future__ import annotations
@@ -58,6 +60,9 @@ class StepSpec:
     # A flow variable naming the item the step shows (a group, a guide section): its buttons carry a stamp
     # of it, so that a button under an older message about another item is refused, not applied to this one.
     stamp: str | None = None
+    # An entry step shown below the answer when a typed question leads away from this step half way through
+    # its flow (a booking not yet made): its button's action `resume` brings the family back here.
+    unfinished: str | None = None
 
     @property
     def ref(self) -> str:
@@ -143,6 +148,12 @@ class Flows:
                 problems.extend(self._check_step(step, names, at))
         return problems
 
+    def _is_entry(self, ref: str, current_flow: str) -> bool:
+        try:
+            return self.step(ref, current_flow=current_flow).entry
+        except FlowError:
+            return True  # an unknown step: reported as such
+
     def _check_step(self, step: StepSpec, names: Names, at: str) -> list[str]:
         problems: list[str] = []
 
@@ -168,6 +179,9 @@ class Flows:
         if (step.buttons or step.options) and not (step.texts or step.action):
             problems.append(f"{at}: has buttons but no text or action to carry them")
         check_ref(step.next, "next")
+        check_ref(step.unfinished, "unfinished")
+        if step.unfinished is not None and not self._is_entry(step.unfinished, step.flow):
+            problems.append(f"{at}: `unfinished:` must name an entry step ({step.unfinished!r})")
         for key, target in (("on_yes", step.on_yes), ("on_no", step.on_no)):
             if target is not None and step.button(target) is None:
                 problems.append(f"{at}: `{key}:` names no button of the step ({target!r})")
@@ -210,7 +224,9 @@ def _parse_flow(path: Path) -> Flow:
     return Flow(flow_id, str(raw.get("start") or next(iter(steps), "")), steps, path)
 
 
-STEP_KEYS = set("text action args buttons options on_option input next entry columns on_yes on_no stamp".split())
+STEP_KEYS = set(
+    "text action args buttons options on_option input next entry columns on_yes on_no stamp unfinished".split()
+)
 BUTTON_KEYS = {"id", "text", "next", "action", "args", "when"}
 
 
@@ -243,6 +259,7 @@ def _parse_step(path: Path, flow_id: str, step_id: str, body: dict[str, Any]) ->
         on_yes=_button_id(body, "on_yes"),
         on_no=_button_id(body, "on_no"),
         stamp=body.get("stamp"),
+        unfinished=body.get("unfinished"),
     )
 
 

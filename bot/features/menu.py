@@ -41,6 +41,10 @@ def register(registry: Registry, services: Services) -> None:
     def crisis_now(ctx: Context) -> None:
         ctx.conversation.crisis_pressed(ctx)
 
+    @registry.action("resume")
+    def resume(ctx: Context) -> str:
+        return ctx.conversation.resume(ctx)
+
     @registry.action("choose_intent")
     def choose_intent(ctx: Context, intent: str) -> None:
         ctx.pop_var("clarify")
