@@ -303,7 +303,12 @@ class Conversation:
             self._stale_button(ctx)
             return
         current = (ctx.state.flow, ctx.state.step)
-        if (step.flow, step.id) != current and not step.entry and not self._earlier_choice(ctx, step):
+        if (
+            (step.flow, step.id) != current
+            and not step.entry
+            and not self._earlier_choice(ctx, step)
+            and not self._only_goes_to_entry(step, choice)
+        ):
             self._stale_button(ctx)
             return
         if step.stamp:
@@ -312,7 +317,7 @@ class Conversation:
             if stamp != _stamp(ctx, step.stamp):
                 self._stale_button(ctx)  # a button under an older message, about another group or section
                 return
-        if (step.flow, step.id) != current:  # an entry step, or an earlier choice of this flow
+        if (step.flow, step.id) != current:  # see the check above
             ctx.state.flow, ctx.state.step = step.flow, step.id
         button = step.button(choice)
         if button is not None and (button.when is None or self.registry.conditions[button.when](ctx)):
@@ -347,6 +352,17 @@ class Conversation:
             and pressed.options is not None
             and pressed.flow == now.flow
         )
+
+    def _only_goes_to_entry(self, step: StepSpec, choice: str) -> bool:
+        """A button that does nothing but open a way in ("Menu", "My bookings") works under any old message,
+        as the same button of the menu would."""
+        button = step.button(choice)
+        if button is None or button.action is not None or button.next is None:
+            return False
+        try:
+            return self.flows.step(button.next, current_flow=step.flow).entry
+        except FlowError:
+            return False
 
     def _stale_button(self, ctx: Context) -> None:
         ctx.say(ctx.t("errors.stale_button"))
