@@ -596,3 +596,16 @@ def test_a_booking_keeps_its_calendar_uid_when_moved_and_cancelling_sends_a_canc
     method, event = calendar_event(client)
     assert (method, str(event.get("uid")), int(event.get("sequence"))) == ("CANCEL", uid, 2)  # type: ignore[attr-defined]
     assert str(event.get("status")) == "CANCELLED"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("family_language", "asked"), [("ar", False), ("so", True)])
+def test_no_interpreter_question_when_the_counsellor_speaks_the_familys_language(
+    world: World, family_language: str, asked: bool
+) -> None:
+    add_slot(world, add_counsellor(world, languages="fi,en,ar"), timedelta(days=2))
+    client = family(world, f"family-{family_language}", family_language)
+    to_first_free_time(client, family_language)
+    client.click(t(family_language, "booking.topic.health"))
+    labels = [plain(b.label) for b in client.buttons]
+    assert (t(family_language, "booking.interpreter_yes") in labels) is asked
+    assert (t(family_language, "booking.confirm") in labels) is not asked

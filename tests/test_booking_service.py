@@ -74,7 +74,7 @@ def add_counsellor(
     world: World,
     telegram_id: int = COUNSELLOR_TELEGRAM_ID,
     *,
-    languages: str = "fi,en",
+    languages: str = "fi",
     municipalities: str = "Kemi,Tornio",
 ) -> int:
     with world.session() as session:

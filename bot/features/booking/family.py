@@ -290,8 +290,10 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
 
     @registry.action("booking_interpreter_question")
     def booking_interpreter_question(ctx: Context) -> str | None:
-        if ctx.language == FINNISH:
-            ctx.set_var("bk_interp", NO_INTERPRETER)  # the counsellors speak Finnish: nothing to ask
+        slot = chosen_slot(ctx)
+        if ctx.language == FINNISH or (slot is not None and ctx.language in slot.language_list):
+            # The counsellors speak Finnish, and this one the family's language too: nothing to ask.
+            ctx.set_var("bk_interp", NO_INTERPRETER)
             return "booking.confirm"
         ctx.values["language"] = ctx.language_name(ctx.language)
         return None
