@@ -151,6 +151,8 @@ def test_book_move_and_cancel_in_the_familys_language(world: World, language: st
     client.click(t(language, "booking.remote"))
     client.click_nth(0)
     client.click_nth(0)
+    assert t(language, "booking.phone_question.video") in client.text, "a video meeting needs a number to text"
+    client.send("040 123 4567")
     assert t(language, "booking.summary_move", old="", when="", icon="", where="").split("\n")[0] in client.text
     client.click(t(language, "booking.confirm_move"))
     assert t(language, "booking.moved", when="", icon="", where="").split("\n")[0] in client.text
@@ -413,6 +415,29 @@ def test_forged_and_stale_booking_buttons_are_refused(world: World) -> None:
     assert len(active_bookings(world)) == 1
 
 
+def test_a_counsellor_asked_about_a_free_time_that_a_family_books_meanwhile_is_asked_again(world: World) -> None:
+    counsellor = add_counsellor(world)
+    add_slot(world, counsellor, timedelta(days=2), mode="phone", municipality=None, place=None)
+    staff = BotClient(world.conversation, user_id=str(COUNSELLOR_TELEGRAM_ID), channel="telegram")
+    staff.send("/slots")
+    staff.click(t("fi", "booking.staff_list"))
+    staff.click_nth(0)
+    staff.click(t("fi", "booking.staff_cancel_slot"))
+    assert t("fi", "booking.staff_cancel_free", when="X").split(" X")[0] in staff.text
+    yes = staff.button(t("fi", "booking.staff_cancel_yes")).payload
+    client = family(world, "5550002", "en")
+    book_by_phone(client, "en", "040 765 4321")
+    client.click(t("en", "booking.confirm"))  # booked while the counsellor's question about a free time is open
+    staff.press(yes)
+    assert t("fi", "booking.staff_cancel_booked", when="X").split(".")[0] in staff.text, "asked again, about a booking"
+    assert len(active_bookings(world)) == 1
+    assert [r for r in staff.others if r.to is not None and r.to.user == client.user] == [], "nothing cancelled"
+    staff.send("/slots")
+    staff.click(t("fi", "booking.staff_list"))
+    staff.click_nth(0)
+    assert "040 765 4321" in staff.text and t("fi", "booking.staff_mode_desc.phone") in staff.text
+
+
 # ---------------------------------------------------------------------- reminders through the outbox
 def test_the_reminder_is_queued_rendered_in_the_familys_language_and_withdrawn(world: World) -> None:
     counsellor = add_counsellor(world)
@@ -514,8 +539,95 @@ def test_old_bookings_are_forgotten_after_the_retention_period(world: World) -> 
     book_first_free(client, "en")
     forget = make_retention(90)
     with world.session() as session:
-        assert forget(session, world.clock.now + timedelta(days=60)) == {"bookings": 0, "booking_slots": 0}
-        assert forget(session, world.clock.now + timedelta(days=93)) == {"bookings": 1, "booking_slots": 1}
+        empty = {"booking_phones": 0, "bookings": 0, "booking_slots": 0}
+        assert forget(session, world.clock.now + timedelta(days=60)) == empty
+        assert forget(session, world.clock.now + timedelta(days=93)) == {**empty, "bookings": 1, "booking_slots": 1}
+
+
+# ---------------------------------------------------------------------- a phone or video meeting: the number
+def book_by_phone(client: BotClient, language: str, number: str) -> None:
+    client.send("/menu")
+    client.click(t(language, "menu.book"))
+    client.click(t(language, "booking.remote"))
+    client.click_nth(0)  # the day
+    client.click_nth(0)  # the time
+    client.click(t(language, "booking.topic.health"))
+    client.click(t(language, "booking.interpreter_no"))
+    assert t(language, "booking.phone_question.phone") in client.text
+    client.send(number)
+
+
+@pytest.mark.parametrize(
+    ("language", "typed", "number"), [("en", "040 123 4567", "040 123 4567"), ("ar", "رقمي ٠٤٠١٢٣٤٥٦٧", "0401234567")]
+)
+def test_a_phone_meeting_asks_for_the_number_and_the_counsellor_gets_it(
+    world: World, language: str, typed: str, number: str
+) -> None:
+    add_slot(world, add_counsellor(world), timedelta(days=2), mode="phone", municipality=None, place=None)
+    client = family(world, "f1", language)
+    book_by_phone(client, language, "tomorrow?")  # not a number: asked again, still in the booking
+    assert t(language, "booking.phone_invalid") in client.text
+    assert t(language, "booking.phone_question.phone") in client.text
+    client.send(typed)
+    assert number in client.text and t(language, "booking.change_phone") in [plain(b.label) for b in client.buttons]
+    client.click(t(language, "booking.confirm"))
+    (booking,) = active_bookings(world)
+    assert booking.phone == number
+    assert number in client.text, "the confirmation repeats the number"
+    notice = to_counsellor(client)[-1].text
+    assert number in notice and t("fi", "booking.staff_mode_desc.phone") in plain(notice)
+    assert t("fi", "booking.mode_desc.phone") not in plain(notice), 'not the family\'s wording ("calls you")'
+    client.send("/mydata")
+    (document,) = [r.attachment for r in client.last if r.attachment is not None]
+    assert [b["phone"] for b in json.loads(document.content)["bookings"]] == [number]
+
+
+def test_the_number_can_be_changed_and_is_kept_when_the_meeting_moves(world: World) -> None:
+    counsellor = add_counsellor(world)
+    add_slot(world, counsellor, timedelta(days=2), mode="phone", municipality=None, place=None)
+    add_slot(world, counsellor, timedelta(days=3), mode="video", municipality=None, place=None)
+    client = family(world, "f1", "en")
+    book_by_phone(client, "en", "040 111 1111")
+    client.click(t("en", "booking.change_phone"))
+    assert t("en", "booking.phone_question.phone") in client.text
+    client.send("+358 50 222 2222")
+    client.click(t("en", "booking.confirm"))
+    assert [b.phone for b in active_bookings(world)] == ["+358 50 222 2222"]
+    client.send("/mybookings")
+    client.click_nth(0)
+    client.click(t("en", "booking.move"))
+    client.click(t("en", "booking.remote"))
+    client.click_nth(0)  # the one free day: the video meeting
+    client.click_nth(0)
+    assert "+358 50 222 2222" in client.text, "moving does not ask for the number again"
+    client.click(t("en", "booking.confirm_move"))
+    (moved,) = active_bookings(world)
+    assert (moved.slot.mode, moved.phone) == ("video", "+358 50 222 2222")
+    with world.session() as session:
+        assert session.scalars(select(Booking.phone).where(Booking.status != "active")).all() == [None]
+
+
+def test_the_number_is_forgotten_when_the_meeting_is_over_or_cancelled(world: World) -> None:
+    counsellor = add_counsellor(world)
+    add_slot(world, counsellor, timedelta(days=2), mode="phone", municipality=None, place=None)
+    add_slot(world, counsellor, timedelta(days=3), mode="phone", municipality=None, place=None)
+    client = family(world, "f1", "en")
+    book_by_phone(client, "en", "040 123 4567")
+    client.click(t("en", "booking.confirm"))
+    book_by_phone(client, "en", "040 123 4567")
+    client.click(t("en", "booking.confirm"))
+    client.send("/mybookings")
+    client.click_nth(1)  # the later one
+    client.click(t("en", "booking.cancel"))
+    client.click(t("en", "booking.cancel_yes"))
+    forget = make_retention(90)
+    with world.session() as session:
+        phones = lambda: sorted(str(p) for p in session.scalars(select(Booking.phone)))  # noqa: E731
+        assert phones() == ["040 123 4567", "None"], "cancelled: forgotten at once"
+        forget(session, world.clock.now + timedelta(days=2, hours=1))
+        assert phones() == ["040 123 4567", "None"], "the meeting is still on"
+        assert forget(session, world.clock.now + timedelta(days=2, hours=9))["booking_phones"] == 1
+        assert phones() == ["None", "None"]
 
 
 class RecordingTransport:
@@ -579,6 +691,7 @@ def test_a_booking_keeps_its_calendar_uid_when_moved_and_cancelling_sends_a_canc
     client.click(t("en", "booking.remote"))
     client.click_nth(0)
     client.click_nth(0)
+    client.send("040 123 4567")  # the number a phone or video meeting needs
     labels = [plain(b.label) for b in client.buttons]
     assert t("en", "booking.confirm_move") in labels and t("en", "booking.confirm") not in labels
     client.send("yes")  # typed, to the move's own question

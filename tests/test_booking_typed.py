@@ -153,6 +153,7 @@ def test_tomorrow_a_date_and_phone_or_video_are_understood(world: World) -> None
     other.send("9.00")
     assert asks(other, "fi", "booking.choose_topic")
     other.click(t("fi", "booking.topic.work"))
+    other.send("puh 040 123 4567")  # the number to call
     other.click(t("fi", "booking.confirm"))
     assert made["thu 9 phone"] in [b.slot_id for b in active_bookings(world)]
 

@@ -9,7 +9,7 @@ from bot.core.services import Services
 from bot.core.texts import LANGUAGE_NAMES, language_named
 from bot.settings import SERVED_LANGUAGES
 
-CONSENT_VERSION = "2026-11"
+CONSENT_VERSION = "2026-12"  # 2026-12: the phone number of a phone or video meeting
 # Set (for this turn only) when the family has just said no to consent, pressed or typed: a link that
 # waited for the answer (a group's reminders) must not ask again at once.
 JUST_REFUSED = "consent_just_refused"

@@ -327,15 +327,18 @@ def register_counsellor(registry: Registry, feature: BookingFeature) -> None:
         if isinstance(found, str):
             return found
         _counsellor, slot = found
+        booking = active_booking_of(ctx.session, slot.id)
+        where = present.where_text(
+            texts, ctx.language, slot, towns, phone=booking.phone if booking else None, staff=True
+        )
         lines = [
             ctx.t(
                 "booking.staff_slot",
                 when=present.when_text(ctx.language, slot, tz),
                 icon=present.MODE_ICONS[slot.mode],
-                where=present.where_text(texts, ctx.language, slot, towns),
+                where=where,
             )
         ]
-        booking = active_booking_of(ctx.session, slot.id)
         if booking is None:
             lines.append(ctx.t("booking.staff_slot_free"))
         else:
@@ -359,6 +362,7 @@ def register_counsellor(registry: Registry, feature: BookingFeature) -> None:
             return found
         _counsellor, slot = found
         booked = active_booking_of(ctx.session, slot.id) is not None
+        ctx.set_var("st_booked", booked)  # what the counsellor was asked about: checked again on "yes"
         key = "booking.staff_cancel_booked" if booked else "booking.staff_cancel_free"
         ctx.say(ctx.t(key, when=present.when_text(ctx.language, slot, tz)))
         return None
@@ -369,6 +373,9 @@ def register_counsellor(registry: Registry, feature: BookingFeature) -> None:
         if isinstance(found, str):
             return found
         counsellor, slot = found
+        if ctx.pop_var("st_booked") is False and active_booking_of(ctx.session, slot.id) is not None:
+            # Asked about a free time, and a family booked it meanwhile: ask again, about a booked time.
+            return "booking.staff_cancel_confirm"
         cancelled, booking = cancel_slot(ctx.session, slot.id, now=ctx.now)
         if cancelled is None:
             return STAFF_MENU

@@ -44,14 +44,14 @@ from bot.features.booking.service import (
     places_with_free_slots,
 )
 from bot.features.booking.slots import MUNICIPALITIES, REMOTE
-from bot.features.booking.typed import answer_allowed, languages_named, read_time
+from bot.features.booking.typed import answer_allowed, languages_named, read_phone, read_time
 from bot.settings import SERVED_LANGUAGES
 
 if TYPE_CHECKING:
     from bot.features.booking.feature import BookingFeature
 
 FLOW = "booking"
-FLOW_VARS = ("bk_place", "bk_day", "bk_slot", "bk_topic", "bk_interp", "bk_move", "bk_pick", "bk_done")
+FLOW_VARS = ("bk_place", "bk_day", "bk_slot", "bk_topic", "bk_interp", "bk_phone", "bk_move", "bk_pick", "bk_done")
 MAX_DAYS = 10
 NEXT_FREE = 6
 NO_INTERPRETER = ""
@@ -329,21 +329,54 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
             return None
         return press(ctx, "interpreter_language", named.pop())
 
-    # ------------------------------------------------------------------ confirming
     def interpreter(ctx: Context) -> str | None:
         return ctx.vars.get("bk_interp") or None
 
+    # ------------------------------------------------------------------ a phone or video meeting: the number
+    def phone(ctx: Context) -> str | None:
+        return str(ctx.vars.get("bk_phone") or "") or None
+
+    @registry.action("booking_phone_question")
+    def booking_phone_question(ctx: Context) -> str | None:
+        slot = chosen_slot(ctx)
+        if slot is None or not slot.remote:
+            return "booking.confirm"
+        ctx.say(ctx.t(f"booking.phone_question.{slot.mode}"))
+        return None
+
+    @registry.input("booking_phone_typed")
+    def booking_phone_typed(ctx: Context, text: str) -> str | None:
+        number = read_phone(text)
+        if number is not None:
+            ctx.set_var("bk_phone", number)
+            return "booking.confirm"  # or confirm_move: the summary knows
+        if not answer_allowed(ctx.understanding, text):
+            return None
+        return again(ctx, "phone", "phone_invalid")
+
+    @registry.condition("booking_has_phone")
+    def booking_has_phone(ctx: Context) -> bool:
+        slot = chosen_slot(ctx)
+        return slot is not None and slot.remote and phone(ctx) is not None
+
+    @registry.action("booking_forget_phone")
+    def booking_forget_phone(ctx: Context) -> None:
+        ctx.pop_var("bk_phone")
+
+    # ------------------------------------------------------------------ confirming
     @registry.action("booking_summary")
     def booking_summary(ctx: Context, move: bool = False) -> str | None:
         slot = chosen_slot(ctx)
         if slot is None or ctx.vars.get("bk_topic") not in TOPICS or "bk_interp" not in ctx.vars:
             return "booking.start"
+        if slot.remote and phone(ctx) is None:
+            return "booking.phone"  # every way to the summary passes here: a new booking, a move, "another time"
         old = moving(ctx)
         if move != (old is not None):
             return "booking.confirm_move" if not move else "booking.confirm"
         values: dict[str, object] = {
             "when": present.when_text(ctx.language, slot, tz),
-            "where": present.where_text(texts, ctx.language, slot, towns),
+            "where": present.where_text(texts, ctx.language, slot, towns, phone=phone(ctx)),
             "icon": present.MODE_ICONS[slot.mode],
             "topic": present.topic_text(texts, ctx.language, ctx.vars["bk_topic"]),
             "interpreter": present.interpreter_text(texts, ctx.language, interpreter(ctx)),
@@ -377,6 +410,7 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
             now=ctx.now,
             config=config,
             move_from=old,
+            phone=phone(ctx),
         )
         if result.outcome is Outcome.LIMIT:
             return "booking.limit"
@@ -504,6 +538,8 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
         ctx.set_var("bk_move", booking.id)
         ctx.set_var("bk_topic", booking.topic)
         ctx.set_var("bk_interp", booking.interpreter or NO_INTERPRETER)
+        if booking.phone:
+            ctx.set_var("bk_phone", booking.phone)
         if not places_with_free_slots(ctx.session, ctx.now, config):
             ctx.say(ctx.t("booking.none_free"))
             return "booking.manage"

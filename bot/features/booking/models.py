@@ -82,6 +82,9 @@ class Booking(Base):
     topic: Mapped[str] = mapped_column(String(16))
     interpreter: Mapped[str | None] = mapped_column(String(8))  # a language code, or None: not needed
     language: Mapped[str] = mapped_column(String(8))  # the family's language when they booked, for the counsellor
+    # A phone or video meeting: the number the counsellor calls or texts the link to. Cleared once the meeting
+    # is over, and when the booking is cancelled (bot/features/booking/privacy.py, service.py).
+    phone: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]  # when it was cancelled or moved
     ended_by: Mapped[str | None] = mapped_column(String(16))  # family | counsellor

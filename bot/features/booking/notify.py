@@ -53,7 +53,7 @@ def to_counsellor(
     counsellor = booking.slot.counsellor
     language = counsellor_language(session, counsellor)
     family = session.get(User, booking.user_id)
-    values = booking_values(texts, language, booking, tz, places)
+    values = booking_values(texts, language, booking, tz, places, staff=True)
     values["family"] = family.label if family else "?"
     values["language"] = language_name(booking.language)
     values["old"] = when_text(language, previous.slot, tz) if previous is not None else ""

@@ -50,12 +50,16 @@ def where_plain(places: PlaceNames, language: str, slot: Slot) -> str | None:
     return separator.join(part for part in (town, slot.place) if part)
 
 
-def where_text(texts: Texts, language: str, slot: Slot, places: PlaceNames) -> Safe:
-    """HTML: the place is staff-typed text, so it is escaped here."""
+def where_text(
+    texts: Texts, language: str, slot: Slot, places: PlaceNames, *, phone: str | None = None, staff: bool = False
+) -> Safe:
+    """HTML: the place is staff-typed text, so it is escaped here. A phone or video meeting says who calls
+    whom, to the family or (`staff`) to the counsellor, with the family's number when there is one."""
     plain = where_plain(places, language, slot)
     if plain is not None:
         return Safe(html.escape(plain, quote=False))
-    return Safe(texts.get(language, f"booking.mode_desc.{slot.mode}"))
+    described = texts.get(language, f"booking.{'staff_mode_desc' if staff else 'mode_desc'}.{slot.mode}")
+    return Safe(f"{described} · {html.escape(phone)}" if phone else described)
 
 
 def topic_text(texts: Texts, language: str, topic: str) -> str:
@@ -76,13 +80,13 @@ def language_name(code: str | None) -> str:
 
 
 def booking_values(
-    texts: Texts, language: str, booking: Booking, tz: ZoneInfo, places: PlaceNames
+    texts: Texts, language: str, booking: Booking, tz: ZoneInfo, places: PlaceNames, *, staff: bool = False
 ) -> dict[str, object]:
-    """The placeholders every booking message shares."""
+    """The placeholders every booking message shares; `staff` for the counsellor's messages."""
     slot = booking.slot
     return {
         "when": when_text(language, slot, tz),
-        "where": where_text(texts, language, slot, places),
+        "where": where_text(texts, language, slot, places, phone=booking.phone, staff=staff),
         "icon": MODE_ICONS[slot.mode],
         "topic": topic_text(texts, language, booking.topic),
         "interpreter": interpreter_text(texts, language, booking.interpreter),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bot.core.context import Context
@@ -17,6 +17,9 @@ from bot.db.models import User
 from bot.features.booking import notify
 from bot.features.booking.models import Booking, Slot
 from bot.features.booking.service import cancel_booking, future_bookings, lock_family
+
+# The longest meeting a slot may have (models.Slot's check): after this long from its start, any meeting is over.
+MEETING_OVER = timedelta(minutes=480)
 
 if TYPE_CHECKING:
     from bot.features.booking.feature import BookingFeature
@@ -37,6 +40,7 @@ def export_bookings(session: Session, user: User) -> dict[str, Any]:
                 "topic": booking.topic,
                 "interpreter": booking.interpreter,
                 "language": booking.language,
+                "phone": booking.phone,
                 "status": booking.status,
                 "booked_at": booking.created_at.isoformat(),
                 "ended_at": booking.ended_at.isoformat() if booking.ended_at else None,
@@ -63,13 +67,19 @@ def make_eraser(feature: BookingFeature) -> Any:
 def make_retention(retention_days: int) -> Any:
     def forget_old_bookings(session: Session, now: datetime) -> dict[str, int]:
         """Bookings (topic, interpreter) are kept as long as message texts: until `retention_days` after
-        the meeting. Old slots with no bookings left go with them."""
+        the meeting. Old slots with no bookings left go with them. A family's phone number only until the
+        meeting is over."""
+        over = select(Slot.id).where(Slot.starts_at < now - MEETING_OVER)
+        phones = session.execute(
+            update(Booking).where(Booking.phone.is_not(None), Booking.slot_id.in_(over)).values(phone=None)
+        )
         cutoff = now - timedelta(days=retention_days)
         old_slots = select(Slot.id).where(Slot.starts_at < cutoff)
         bookings = session.execute(delete(Booking).where(Booking.slot_id.in_(old_slots)))
         still_used = select(Booking.slot_id)
         slots = session.execute(delete(Slot).where(Slot.starts_at < cutoff, Slot.id.not_in(still_used)))
         return {
+            "booking_phones": int(getattr(phones, "rowcount", 0) or 0),
             "bookings": int(getattr(bookings, "rowcount", 0) or 0),
             "booking_slots": int(getattr(slots, "rowcount", 0) or 0),
         }

@@ -183,6 +183,7 @@ def book(
     now: datetime,
     config: BookingConfig,
     move_from: Booking | None = None,
+    phone: str | None = None,
 ) -> BookResult:
     """Book `slot_id` for `user` (moving `move_from` there, if given). Never raises for a lost race."""
     lock_family(session, user.id)
@@ -206,6 +207,7 @@ def book(
         topic=topic if topic in TOPICS else "other",
         interpreter=interpreter,
         language=language,
+        phone=phone if slot.remote else None,
         created_at=now,
     )
     try:
@@ -216,6 +218,7 @@ def book(
                 move_from.status = "moved"
                 move_from.ended_at = now
                 move_from.ended_by = "family"
+                move_from.phone = None  # the new booking holds it now
                 session.flush()  # frees the old slot before the new one is taken
             session.add(booking)
             session.flush()
@@ -258,6 +261,7 @@ def cancel_booking(booking: Booking, *, by: str, now: datetime) -> None:
     booking.status = "cancelled"
     booking.ended_at = now
     booking.ended_by = by
+    booking.phone = None  # kept only for the meeting
 
 
 def cancel_slot(session: Session, slot_id: int, *, now: datetime) -> tuple[Slot | None, Booking | None]:

@@ -288,6 +288,24 @@ def read_time(text: str, offered: Sequence[tuple[str, time]]) -> Reading[str]:
 
 
 # ---------------------------------------------------------------------- interpreter
+# A phone number as families write it: "040 123 4567", "+358 40 123 4567", "(040) 123-45-67", "٠٤٠١٢٣٤٥٦٧". It
+# starts with 0 (Finnish), + or 00 (international) or Finland's 358 without the plus: "1.12.2026" is a date.
+PHONE = re.compile(r"(?<![\w+])(?:\+|\(0|0|358)[\d\s().\-/]*\d")
+# Finnish numbers have 6 to 12 digits after the 0 (landlines with a short area code, mobiles, 0800 lines);
+# international ones (E.164) at most 15 in all.
+PHONE_DIGITS = range(7, 16)
+
+
+def read_phone(text: str) -> str | None:
+    """The one phone number in `text` ("my number is 040 123 4567"), spaced as typed, or None."""
+    found = [
+        " ".join(re.sub(r"[^\d+]", " ", match).split())
+        for match in PHONE.findall(" ".join(ascii_digits(text).split()))
+        if sum(ch.isdigit() for ch in match) in PHONE_DIGITS
+    ]
+    return found[0] if len(found) == 1 else None
+
+
 def languages_named(text: str) -> set[str]:
     """The served languages that `text` names: "Arabic", "عربي", "af soomaali", "in Arabic please"."""
     whole = language_named(text)
