@@ -172,6 +172,15 @@ def test_a_message_surely_out_of_scope_is_not_understood_instead_of_guessed_at(m
     assert client.button(t("en", "handoff.talk_to_person"))
 
 
+@pytest.mark.parametrize("text", ["asdkj qwe", "jjjj kkk lll"])
+def test_gibberish_whose_likeliest_reading_is_out_of_scope_gets_no_guesses(make_client, text: str) -> None:
+    client = make_client(nlu=_Unsure(("out_of_scope", 0.28), ("topic_housing", 0.09), ("topic_money", 0.08)))
+    onboard(client)
+    client.send(text)
+    assert t("en", "errors.not_understood") in client.text
+    assert t("en", "nlu.clarify") not in client.text
+
+
 def test_a_long_message_offers_a_person_and_the_two_likeliest_topics(make_client) -> None:
     client = make_client(nlu=_Unsure(("topic_housing", 0.7), ("topic_money", 0.2), ("topic_school", 0.1)))
     onboard(client)

@@ -491,7 +491,10 @@ class Conversation:
     def _clarify(self, ctx: Context, u: Understanding) -> None:
         # Without a letter ("?", "123", an emoji the model never saw) the model has nothing to go on, and
         # its three "guesses" would only be the intents it meets most often.
-        choices = self._offerable(ctx, u)[:3] if any(ch.isalpha() for ch in u.text) else []
+        # Nor when its likeliest reading, however unsure, is "nothing the bot does" ("asdkj qwe"): guesses
+        # behind it would be noise.
+        guessable = any(ch.isalpha() for ch in u.text) and bool(u.ranking) and u.ranking[0][0] != "out_of_scope"
+        choices = self._offerable(ctx, u)[:3] if guessable else []
         if not choices:
             self._misunderstood(ctx)
             return
