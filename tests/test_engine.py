@@ -255,7 +255,8 @@ def test_language_switch_is_offered_once_not_forced(make_client) -> None:
     client = make_client(nlu=_Fixed("so", 0.97))
     onboard(client)
     client.send("iska warran saaxiib")
-    assert t("en", "language.switch_offer", language="Somali") in client.text  # named in English
+    offer = t("en", "language.switch_offer", language="Somali", in_their_language=t("so", "language.switch_offer_to"))
+    assert offer in client.text  # named in English, and asked in Somali too
     assert client.button("Soomaali")  # the button in its own language
     client.click(t("en", "language.keep"))
     assert t("en", "chat.greet") in client.text  # the pending intent is answered, still in English
@@ -279,7 +280,8 @@ def test_a_greeting_in_another_script_is_offered_its_language(make_client, real_
     client = make_client(nlu=real_nlu)
     onboard(client)
     client.send("سلام")
-    assert t("en", "language.switch_offer", language="Arabic") in client.text
+    assert t("en", "language.switch_offer", language="Arabic", in_their_language="").strip() in client.text
+    assert t("ar", "language.switch_offer_to") in client.text
     assert client.button("العربية")
 
 

@@ -410,6 +410,8 @@ class Conversation:
         if self.written_in_another_language(ctx, u) and u.language not in ctx.vars.get(DECLINED_SWITCHES, ()):
             ctx.set_var("switch_to", u.language)
             ctx.values["language"] = ctx.language_name(u.language)
+            # The question again in the language they wrote in: they may not read the one they chose before.
+            ctx.values["in_their_language"] = ctx.services.texts.get(u.language, "language.switch_offer_to")
             self.keep_question(ctx, PENDING_QUESTION, u)
             self.go(ctx, "main.switch_language")
             return
