@@ -52,6 +52,8 @@ MISREAD = {
     "здоровье": "topic_mental_health",  # the Health button's own label (the model: 0.58 wellbeing)
     "money problems": "topic_family",
     "yes, Arabic please": "affirm",
+    "peru": "cancel_booking",  # "cancel": as the real model reads it
+    "lopeta": "reminders_off",  # "stop"
     "in Tervola": "topic_health",
 }
 
@@ -596,3 +598,65 @@ def test_readings_say_whether_a_day_or_time_was_named() -> None:
     assert read_time("9:15", OFFERED_TIMES).named and read_time("9:15", OFFERED_TIMES).matches == ()
     assert read_time("14", OFFERED_TIMES).matches == ("c", "d")
     assert not read_time("talk to a person", OFFERED_TIMES).named
+
+
+@pytest.mark.parametrize(
+    ("language", "typed", "wanted"),
+    [
+        ("fi", "keskiviikkona klo 14", "wed 14"),  # a day and its time at once
+        ("fi", "klo 14", "wed 14"),  # a time before any day: the one day it is free
+        ("ar", "الساعة ١٤", "wed 14"),
+        ("en", "10am", "tue 10"),
+    ],
+)
+def test_a_time_typed_at_the_day_question_chooses_its_day_too(
+    world: World, language: str, typed: str, wanted: str
+) -> None:
+    made = slots(world)
+    client = at_the_place_step(world, language)
+    client.send("Kemi")
+    client.send(typed)
+    assert asks(client, language, "booking.choose_topic"), client.text
+    client.click(t(language, "booking.topic.school"))
+    if language != "fi":
+        client.click(t(language, "booking.interpreter_no"))
+    client.click(t(language, "booking.confirm"))
+    assert [booking.slot_id for booking in active_bookings(world)] == [made[wanted]]
+
+
+def test_a_time_free_on_several_days_or_on_none_keeps_the_day_question(world: World) -> None:
+    counsellor = add_counsellor(world)
+    add_slot(world, counsellor, timedelta(days=1, hours=2))  # Tuesday 10:00
+    add_slot(world, counsellor, timedelta(days=2, hours=2))  # Wednesday 10:00
+    client = at_the_place_step(world, "fi")
+    client.send("Kemi")
+    client.send("klo 10")
+    assert asks(client, "fi", "booking.typed_time_which_day") and asks(client, "fi", "booking.choose_day")
+    client.send("klo 13")
+    assert asks(client, "fi", "booking.typed_time_not_free") and asks(client, "fi", "booking.choose_day")
+    assert active_bookings(world) == []
+
+
+@pytest.mark.parametrize("typed", ["peru", "lopeta"])
+def test_a_typed_stop_at_the_summary_stops_the_booking(world: World, typed: str) -> None:
+    slots(world)
+    client = at_the_place_step(world, "fi")
+    client.send("Kemi")
+    client.send("tiistaina klo 10")
+    client.click(t("fi", "booking.topic.school"))
+    assert t("fi", "booking.confirm") in [button.label for button in client.buttons]
+    client.send(typed)
+    assert asks(client, "fi", "booking.abandoned") and active_bookings(world) == []
+
+
+def test_a_language_off_the_list_at_the_interpreter_question_is_another_language(world: World) -> None:
+    slots(world)
+    client = at_the_place_step(world, "sw")
+    client.send("Kemi")
+    client.send("Jumanne saa 10")
+    client.click(t("sw", "booking.topic.school"))
+    client.click(t("sw", "booking.interpreter_other"))
+    client.send("Kinyarwanda")
+    assert t("sw", "booking.confirm") in [button.label for button in client.buttons], client.text
+    client.click(t("sw", "booking.confirm"))
+    assert [booking.interpreter for booking in active_bookings(world)] == ["other"]

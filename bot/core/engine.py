@@ -583,6 +583,9 @@ class Conversation:
 
 
 NOT_OFFERED = {"out_of_scope", "affirm", "deny", "greet", "goodbye", "thanks"}
+# How the intent model reads a bare "stop" or "cancel" ("lopeta", "jooji", "peru", "отмена"): at a step with an
+# `on_stop` button, that button rather than turning reminders off or opening the bookings.
+STOP_INTENTS = {"reminders_off", "cancel_booking"}
 
 
 def _payload(ctx: Context, step: StepSpec, choice: str) -> str:
@@ -596,9 +599,11 @@ def _stamp(ctx: Context, variable: str) -> str:
 
 
 def typed_answer(step: StepSpec | None, u: Understanding | None) -> str | None:
-    """The button a typed yes or no stands for at this step (its `on_yes` / `on_no`), if any."""
+    """The button a typed yes, no or stop stands for at this step (its `on_yes` / `on_no` / `on_stop`), if any."""
     if step is None or u is None or u.intent_confidence < INTENT_THRESHOLD:
         return None
+    if u.intent in STOP_INTENTS:
+        return step.on_stop
     return {"affirm": step.on_yes, "deny": step.on_no}.get(u.intent)
 
 

@@ -2,8 +2,8 @@
 
 A flow is a set of steps. A step shows texts (by key) and buttons (by payload id), may run an action
 (code bound by name) when entered, may offer dynamic options from a provider, may take free text, and
-says where to go next. A step may also name the buttons a typed yes or no stands for (`on_yes`,
-`on_no`), the flow variable of the item it shows (`stamp`: buttons under an older message about
+says where to go next. A step may also name the buttons a typed yes, no or stop stands for (`on_yes`,
+`on_no`, `on_stop`), the flow variable of the item it shows (`stamp`: buttons under an older message about
 another item are then refused), and the entry step to show when a typed question takes the family away
 from it before the flow is done (`unfinished`: "your booking is not finished", with a way back).
 References between steps are `step` (same flow), `flow.step`, or `flow` (its start step). Every name
@@ -57,6 +57,8 @@ class StepSpec:
     # The buttons a typed "yes" / "no" stands for at this step (the NLU's affirm / deny), if any.
     on_yes: str | None = None
     on_no: str | None = None
+    # The button a typed "stop" or "cancel" stands for ("peru", "lopeta", "отмена"), if any.
+    on_stop: str | None = None
     # A flow variable naming the item the step shows (a group, a guide section): its buttons carry a stamp
     # of it, so that a button under an older message about another item is refused, not applied to this one.
     stamp: str | None = None
@@ -182,7 +184,7 @@ class Flows:
         check_ref(step.unfinished, "unfinished")
         if step.unfinished is not None and not self._is_entry(step.unfinished, step.flow):
             problems.append(f"{at}: `unfinished:` must name an entry step ({step.unfinished!r})")
-        for key, target in (("on_yes", step.on_yes), ("on_no", step.on_no)):
+        for key, target in (("on_yes", step.on_yes), ("on_no", step.on_no), ("on_stop", step.on_stop)):
             if target is not None and step.button(target) is None:
                 problems.append(f"{at}: `{key}:` names no button of the step ({target!r})")
         stamp_bytes = len(STAMP_SEPARATOR) + STAMP_CHARS if step.stamp else 0
@@ -225,7 +227,7 @@ def _parse_flow(path: Path) -> Flow:
 
 
 STEP_KEYS = set(
-    "text action args buttons options on_option input next entry columns on_yes on_no stamp unfinished".split()
+    "text action args buttons options on_option input next entry columns on_yes on_no on_stop stamp unfinished".split()
 )
 BUTTON_KEYS = {"id", "text", "next", "action", "args", "when"}
 
@@ -258,6 +260,7 @@ def _parse_step(path: Path, flow_id: str, step_id: str, body: dict[str, Any]) ->
         columns=int(body.get("columns", 1)),
         on_yes=_button_id(body, "on_yes"),
         on_no=_button_id(body, "on_no"),
+        on_stop=_button_id(body, "on_stop"),
         stamp=body.get("stamp"),
         unfinished=body.get("unfinished"),
     )

@@ -19,7 +19,7 @@ Moving a booking has its own heading and confirm button (steps `move_where`, `co
 from __future__ import annotations
 
 import html
-from datetime import date
+from datetime import date, time
 from typing import TYPE_CHECKING
 
 from bot.core.context import Context, Option
@@ -55,6 +55,7 @@ FLOW_VARS = ("bk_place", "bk_day", "bk_slot", "bk_topic", "bk_interp", "bk_phone
 MAX_DAYS = 10
 NEXT_FREE = 6
 NO_INTERPRETER = ""
+OTHER_LANGUAGE = "other"  # an interpreter in a language the bot does not serve: the counsellor asks which
 FINNISH = "fi"
 
 
@@ -220,10 +221,31 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
             return None
         reading = typed.read_day(text, days(ctx), ctx.now.astimezone(tz).date())
         if reading.choice is not None:
-            return press(ctx, "day", reading.choice.isoformat())
-        if not reading.named:
+            step = press(ctx, "day", reading.choice.isoformat())
+            # "tiistaina klo 13": the time too, when it is one of that day's.
+            timed = read_time(text, offered_times(ctx))
+            return press(ctx, "time", timed.choice) if timed.choice is not None else step
+        if reading.named:
+            return again(ctx, "day", "typed_days_several" if reading.matches else "typed_day_not_free")
+        # "klo 13" before a day: the day of the one free time at that hour.
+        slots = free_slots(ctx.session, ctx.now, config, place=place(ctx))
+        offered_days = set(days(ctx))
+        timed = read_time(
+            text, [(str(s.id), s.starts_at.astimezone(tz).time()) for s in slots if local_day(s) in offered_days]
+        )
+        if not timed.named:
             return None
-        return again(ctx, "day", "typed_days_several" if reading.matches else "typed_day_not_free")
+        if timed.choice is None:
+            return again(ctx, "day", "typed_time_which_day" if timed.matches else "typed_time_not_free")
+        chosen = next(slot for slot in slots if str(slot.id) == timed.choice)
+        press(ctx, "day", local_day(chosen).isoformat())
+        return press(ctx, "time", timed.choice)
+
+    def local_day(slot: Slot) -> date:
+        return slot.starts_at.astimezone(tz).date()
+
+    def offered_times(ctx: Context) -> list[tuple[str, time]]:
+        return [(str(slot.id), slot.starts_at.astimezone(tz).time()) for slot in times(ctx)]
 
     def times(ctx: Context) -> list[Slot]:
         day = chosen_day(ctx)
@@ -257,8 +279,7 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
         """A time typed instead of pressed: "10:30", "10.30", "klo 10", "١٠:٣٠"; one of the free times on offer."""
         if not answer_allowed(ctx.understanding, text):
             return None
-        offered = [(str(slot.id), slot.starts_at.astimezone(tz).time()) for slot in times(ctx)]
-        reading = read_time(text, offered)
+        reading = read_time(text, offered_times(ctx))
         if reading.choice is not None:
             return press(ctx, "time", reading.choice)
         if not reading.named:
@@ -311,7 +332,7 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
     @registry.provider("booking_interpreter_languages")
     def booking_interpreter_languages(ctx: Context) -> list[Option]:
         options = [Option(code, LANGUAGE_NAMES[code]) for code in SERVED_LANGUAGES if code != "fi"]
-        return [*options, Option("other", ctx.t("booking.interpreter_other_language"))]
+        return [*options, Option(OTHER_LANGUAGE, ctx.t("booking.interpreter_other_language"))]
 
     @registry.action("booking_choose_interpreter")
     def booking_choose_interpreter(ctx: Context, choice: str) -> None:
@@ -325,9 +346,13 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
             return None
         named = languages_named(text)
         offered = {option.id for option in booking_interpreter_languages(ctx)}
-        if len(named) != 1 or not named <= offered:
-            return None
-        return press(ctx, "interpreter_language", named.pop())
+        if len(named) == 1 and named <= offered:
+            return press(ctx, "interpreter_language", named.pop())
+        if not named and ctx.state.step == "interpreter_language" and any(ch.isalpha() for ch in text):
+            # A language not on the list ("Kinyarwanda", "tigrinja"): the list's last choice, "another
+            # language", whose counsellor asks which.
+            return press(ctx, "interpreter_language", OTHER_LANGUAGE)
+        return None
 
     def interpreter(ctx: Context) -> str | None:
         return ctx.vars.get("bk_interp") or None

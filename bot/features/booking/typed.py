@@ -287,7 +287,7 @@ def read_time(text: str, offered: Sequence[tuple[str, time]]) -> Reading[str]:
     return Reading(named=True, matches=tuple(matches))
 
 
-# ---------------------------------------------------------------------- interpreter
+# ---------------------------------------------------------------------- phone
 # A phone number as families write it: "040 123 4567", "+358 40 123 4567", "(040) 123-45-67", "٠٤٠١٢٣٤٥٦٧". It
 # starts with 0 (Finnish), + or 00 (international) or Finland's 358 without the plus: "1.12.2026" is a date.
 PHONE = re.compile(r"(?<![\w+])(?:\+|\(0|0|358)[\d\s().\-/]*\d")
@@ -306,6 +306,7 @@ def read_phone(text: str) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
+# ---------------------------------------------------------------------- interpreter
 def languages_named(text: str) -> set[str]:
     """The served languages that `text` names: "Arabic", "عربي", "af soomaali", "in Arabic please"."""
     whole = language_named(text)
