@@ -141,6 +141,14 @@ def test_recurring_tuesdays_nine_to_twelve_for_four_weeks(db: Database, capsys: 
     )
 
 
+def test_recurring_with_a_town_that_has_no_slots_says_so_once(db: Database, capsys: pytest.CaptureFixture[str]) -> None:
+    command = ["admin", "slots", "recurring", "--counsellor", str(COUNSELLOR), "--weekday", "tue"]
+    assert main([*command, "--from", "9:00", "--to", "12:00", "--minutes", "45", "--municipality", "Rovaniemi"]) == 2
+    out = capsys.readouterr().out
+    assert out.count("needs a municipality (Kemi, Tornio, Tervola, Simo, Ylitornio)") == 1, out
+    assert slots(db) == []
+
+
 def test_list_and_cancel_tell_the_family_through_the_outbox(db: Database, capsys: pytest.CaptureFixture[str]) -> None:
     start = datetime.now(UTC) + timedelta(days=3)
     with db.session() as session:

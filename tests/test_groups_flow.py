@@ -3,17 +3,19 @@ buttons (forged data refused), the QR deep link, intents, and the staff commands
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.core.messages import Incoming
 from bot.core.texts import LANGUAGE_NAMES
+from bot.db.database import Database
 from bot.db.models import AuditEntry, Counsellor
 from bot.features.groups.models import COMING, NOT_COMING, Occurrence, Rsvp, Subscription
+from bot.features.groups.occurrences import reason_code
 from bot.outbox import render
 from bot.outbox_models import PENDING, OutboxMessage
 from tests.client import BotClient, plain
@@ -272,7 +274,7 @@ def staff_says(client: BotClient, text: str) -> str:
 
 
 def test_staff_see_rsvp_counts_cancel_and_move_and_strangers_are_refused(make_client) -> None:
-    family = make_client(user_id="5001")
+    family = make_client(user_id="5001", staff_language="en")
     at(family, MONDAY_EVENING)
     onboard(family, "en")
     family.send("/start group-kemi-mothers")
@@ -297,7 +299,7 @@ def test_staff_see_rsvp_counts_cancel_and_move_and_strangers_are_refused(make_cl
     assert t(family, "en", "groups.staff.already_cancelled") in again
     later = occurrence_on(family, "kemi-mothers", "2026-12-15")
     reply = staff_says(staff, f"/move_occurrence {later.id} 17.12.2026 18:00 illness")
-    assert "Thu 17 Dec, 18:00" in reply
+    assert "Meeting #" in reply and "(Mothers' group) is moved: Tue 15 Dec, 17:00 → Thu 17 Dec, 18:00." in reply
     moved = [n for r, n in queued_for(family, "en") if r.kind == "group.moved"]
     assert "Was: Tue 15 Dec, 17:00" in plain(moved[0].text) and "Now: Thu 17 Dec, 18:00" in plain(moved[0].text)
     # Staff listings show counts only, and every staff action (and the refusal) is in the audit log.
@@ -313,6 +315,150 @@ def test_staff_see_rsvp_counts_cancel_and_move_and_strangers_are_refused(make_cl
     assert "Thu 17 Dec, 18:00" in family.text  # 8 Dec is cancelled, 15 Dec moved to 17 Dec
     family.click("Mothers' group")
     assert "❌ Tue 8 Dec, 17:00: cancelled" in family.text
+
+
+def staff_and_family(make_client, language: str, **settings: object) -> tuple[BotClient, BotClient, int, int]:
+    """A family (in `language`) subscribed to the Kemi mothers' group on Monday 7 December evening, a listed
+    counsellor, and the numbers of the 8 and 15 December meetings."""
+    family = make_client(user_id="5201", **settings)
+    at(family, MONDAY_EVENING)
+    onboard(family, language)
+    family.send("/start group-kemi-mothers")
+    with family.conversation.services.db.session() as session:
+        session.add(Counsellor(telegram_id=7001, name="Counsellor", languages="fi,en"))
+    staff = BotClient(family.conversation, user_id="7001", channel="telegram")
+    first = occurrence_on(family, "kemi-mothers", "2026-12-08").id
+    second = occurrence_on(family, "kemi-mothers", "2026-12-15").id
+    return family, staff, first, second
+
+
+def audited(client: BotClient, *actions: str) -> list[tuple[str, dict[str, object]]]:
+    with client.conversation.services.db.sessions() as session:
+        query = select(AuditEntry).where(AuditEntry.action.in_(actions)).order_by(AuditEntry.id)
+        return [(entry.action, entry.details) for entry in session.scalars(query)]
+
+
+def test_staff_commands_answer_in_the_staff_language_whoever_types(make_client) -> None:
+    """The staff group reads one language (STAFF_LANGUAGE, Finnish by default), as ticket cards and /stats do:
+    not the bot language of whoever typed the command."""
+    family, anna, first, _second = staff_and_family(make_client, "en")
+    with family.conversation.services.db.session() as session:
+        session.add(Counsellor(telegram_id=7003, name="Ben", languages="en"))
+    ben = BotClient(family.conversation, user_id="7003", channel="telegram")
+    onboard(ben, "ar")  # Ben once tried the family bot in Arabic
+    listing = staff_says(anna, "/occurrences kemi-mothers")
+    assert listing == staff_says(ben, "/occurrences kemi-mothers")
+    line = f"#{first} · ti 8.12. klo 17.00 · Äitien ryhmä · suunnitelman mukaan · ✅ 0 ❌ 0 🔔 1"
+    assert line in listing
+    assert staff_says(anna, f"/rsvps {first}") == staff_says(ben, f"/rsvps {first}") == line
+    assert staff_says(ben, f"/cancel_occurrence {first}") == t(family, "fi", "groups.staff.usage_cancel")
+    # Someone not on the list is refused as the other staff features refuse: ⛔, in the staff language, recorded.
+    stranger = BotClient(family.conversation, user_id="7002", channel="telegram")
+    onboard(stranger, "en")
+    refused = staff_says(stranger, f"/move_occurrence {first} 9.12. 17")
+    assert refused == t(family, "fi", "groups.staff.not_staff")
+    assert refused.startswith("⛔") and "kirjattiin" in refused
+    assert audited(family, "groups.move_occurrence") == [("groups.move_occurrence", {"refused": True})]
+
+
+def test_moves_onto_another_meeting_of_a_started_or_a_cancelled_meeting_are_refused(make_client) -> None:
+    family, staff, first, second = staff_and_family(make_client, "en", staff_language="en")
+
+    def refused(command_text: str, key: str, **values: object) -> None:
+        assert staff_says(staff, command_text) == t(family, "en", key, **values), command_text
+
+    # Onto the time of another meeting of the same group: no second meeting (and second set of reminders).
+    refused(f"/move_occurrence {second} 8.12. 17.30", "groups.staff.overlap", id=first, when="Tue 8 Dec, 17:00")
+    # Also onto a meeting the schedule has far ahead, before it exists as a row.
+    far = staff_says(staff, f"/move_occurrence {second} 6.4.2027 18")
+    assert far == t(
+        family,
+        "en",
+        "groups.staff.overlap",
+        id=occurrence_on(family, "kemi-mothers", "2027-04-06").id,
+        when="Tue 6 Apr, 17:00",
+    )
+    # A time in the night is a typing mistake (3 for 15); the usage says which hours are allowed.
+    for typed, clock in (("3", "03:00"), ("22.30", "22:30"), ("6:59", "06:59")):
+        odd_hour = {"clock": clock, "earliest": "07:00", "latest": "22:00"}
+        refused(f"/move_occurrence {second} 17.12. {typed}", "groups.staff.odd_hour", **odd_hour)
+    assert "from 07:00 to 22:00" in staff_says(staff, f"/move_occurrence {second} 17.12.")
+    refused(f"/move_occurrence {second} 15.12. 17", "groups.staff.same_time", id=second, when="Tue 15 Dec, 17:00")
+
+    # A cancelled meeting is not silently brought back by a move: staff are told how to reinstate it.
+    staff_says(staff, f"/cancel_occurrence {first} holiday")
+    answer = staff_says(staff, f"/move_occurrence {first} 10.12. 17 other")
+    assert answer == t(family, "en", "groups.staff.move_cancelled", id=first, when="Tue 8 Dec, 17:00")
+    assert f"/reinstate_occurrence {first}" in answer
+    reinstated = staff_says(staff, f"/reinstate_occurrence {first}")
+    assert reinstated == (
+        f"✅ Meeting #{first} (Mothers' group) takes place after all: Tue 8 Dec, 17:00. "
+        "1 subscriber(s) are being told now."
+    )
+    [(row, notice)] = queued_for(family, "en")  # the cancellation notice not yet sent is withdrawn
+    assert row.kind == "group.reinstated"
+    assert "Back on: Mothers' group" in plain(notice.text) and "Tue 8 Dec, 17:00" in plain(notice.text)
+    assert [b.payload for b in notice.buttons[0]] == [f"groups.reminder:y{first}", f"groups.reminder:n{first}"]
+    # The 24-hour reminder fell due before the meeting was reinstated: the notice told them; the next one comes.
+    with family.conversation.services.db.session() as session:  # subscribed a week ago: reminders are for her
+        session.execute(update(Subscription).values(subscribed_at=datetime(2026, 11, 30, tzinfo=UTC)))
+    plan(family)
+    assert [r.kind for r, _n in queued_for(family, "en")] == ["group.reinstated"]
+    at(family, datetime(2026, 12, 8, 13, 30, tzinfo=UTC))
+    plan(family)
+    assert [r.kind for r, _n in queued_for(family, "en")] == ["group.reinstated", "group.reminder"]
+    refused(f"/reinstate_occurrence {first}", "groups.staff.not_cancelled", id=first)
+    # Reinstated at another time, it is a moved meeting.
+    staff_says(staff, f"/cancel_occurrence {second} weather")
+    assert "Wed 16 Dec, 18:00" in staff_says(staff, f"/reinstate_occurrence {second} 16.12. 18")
+    with family.conversation.services.db.sessions() as session:
+        assert [session.get(Occurrence, n).status for n in (first, second)] == ["scheduled", "moved"]  # type: ignore[union-attr]
+
+    # A meeting that has started can be neither moved nor cancelled: the same rule for both.
+    at(family, datetime(2026, 12, 8, 15, 30, tzinfo=UTC))  # 17.30 in Kemi: the meeting is on
+    for command_text in (f"/move_occurrence {first} 10.12. 17", f"/cancel_occurrence {first} illness"):
+        refused(command_text, "groups.staff.already_started", id=first, when="Tue 8 Dec, 17:00")
+    assert [action for action, _details in audited(family, "groups.move_occurrence")] == []
+    assert [action for action, _details in audited(family, "groups.reinstate_occurrence")] == [
+        "groups.reinstate_occurrence"
+    ] * 2
+
+
+def test_finnish_reason_words_are_the_reason_codes_and_free_text_is_flagged(make_client) -> None:
+    family, staff, first, second = staff_and_family(make_client, "ar")  # the staff language: Finnish
+    cancelled = staff_says(staff, f"/cancel_occurrence {first} Sairaus")
+    assert cancelled == t(family, "fi", "groups.staff.cancelled", id=first, when="ti 8.12. klo 17.00", count=1)
+    [(_row, notice)] = queued_for(family, "ar")
+    assert t(family, "ar", "groups.reason.illness") in plain(notice.text) and "Sairaus" not in plain(notice.text)
+    # Days and times as Finnish staff write them: no final dot, a two-digit year, "klo".
+    moved = staff_says(staff, f"/move_occurrence {second} 17.12 18 LOMA")
+    assert moved == t(
+        family,
+        "fi",
+        "groups.staff.moved",
+        id=second,
+        group="Äitien ryhmä",
+        old="ti 15.12. klo 17.00",
+        when="to 17.12. klo 18.00",
+        count=1,
+    )
+    assert t(family, "ar", "groups.reason.holiday") in plain(queued_for(family, "ar")[-1][1].text)
+    assert "klo 18.00" in staff_says(staff, f"/move_occurrence {second} 18.12.26 18")  # no reason: other
+    assert t(family, "ar", "groups.reason.other") in plain(queued_for(family, "ar")[-1][1].text)
+    # Free text reaches families as written; the counsellor is told so.
+    written = staff_says(staff, f"/move_occurrence {second} 16.12.2026 klo 18.30 Ohjaaja on kipeä")
+    assert written.endswith(t(family, "fi", "groups.staff.reason_as_written"))
+    assert "Ohjaaja on kipeä" in plain(queued_for(family, "ar")[-1][1].text)
+    assert [
+        details["reason"] for _action, details in audited(family, "groups.cancel_occurrence", "groups.move_occurrence")
+    ] == ["illness", "holiday", "other", "text"]
+    # The usage text offers the codes in the staff language, and every code it names is understood.
+    usage = t(family, "fi", "groups.staff.usage_cancel")
+    for word, code in (("loma", "holiday"), ("sairaus", "illness"), ("sää", "weather"), ("muu", "other")):
+        assert word in usage and reason_code(word) == code
+    for typed, code in (("Sairastuminen", "illness"), ("keli.", "weather"), (" SÄÄ ", "weather"), ("", "other")):
+        assert reason_code(typed) == code
+    assert reason_code("Ohjaaja on kipeä") is None
 
 
 def test_rsvp_counts_only_count_answers(make_client) -> None:
@@ -350,6 +496,30 @@ def test_the_command_line_imports_lists_cancels_and_makes_a_qr_code(tmp_path, mo
     assert "already cancelled" in capsys.readouterr().out
     assert main(["admin", "rsvps", number]) == 0
     assert "coming: 0" in capsys.readouterr().out
+    # Moving: the day and time as in the staff group; a cancelled meeting is reinstated, not moved.
+    assert main(["admin", "move-occurrence", number, "--to", "1.1. 17"]) == 1
+    assert "admin reinstate-occurrence" in capsys.readouterr().out
+    assert main(["admin", "reinstate-occurrence", number]) == 0
+    assert "takes place after all" in capsys.readouterr().out
+    db = Database(f"sqlite:///{tmp_path / 'cli.db'}")
+    with db.sessions() as session:
+        later_id, later_start = session.execute(
+            select(Occurrence.id, Occurrence.starts_at)
+            .where(Occurrence.group_id == "kemi-mothers", Occurrence.starts_at > datetime.now(UTC) + timedelta(days=2))
+            .order_by(Occurrence.starts_at)
+        ).first()  # type: ignore[misc]
+    db.dispose()
+    day = later_start.astimezone(HELSINKI).date() + timedelta(days=1)  # a Wednesday: no other meeting
+    for typed, clock in (
+        (f"{day.day}.{day.month} 18", "18:00"),
+        (f"{day.day}.{day.month}.{day.year % 100} klo 18.30", "18:30"),
+    ):
+        assert main(["admin", "move-occurrence", str(later_id), "--to", typed]) == 0, typed
+        assert f"moved to {day:%a} {day.day} {day:%b}, {clock}" in capsys.readouterr().out
+    assert main(["admin", "move-occurrence", str(later_id), "--to", f"{day.isoformat()} 3"]) == 1
+    assert "03:00 is outside meeting hours" in capsys.readouterr().out
+    assert main(["admin", "move-occurrence", str(later_id), "--to", "tomorrow 17"]) == 2
+    assert '"10.12.2026 17.30"' in capsys.readouterr().out
     out_file = tmp_path / "poster.png"
     assert main(["admin", "qr", "kemi-mothers", "--bot-username", "@aito_test_bot", "--out", str(out_file)]) == 0
     assert "https://t.me/aito_test_bot?start=group-kemi-mothers" in capsys.readouterr().out

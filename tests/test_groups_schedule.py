@@ -17,6 +17,8 @@ from bot.features.groups.schedule import (
     local_start,
     meetings,
     parse_clock,
+    parse_day,
+    parse_day_time,
     parse_duration,
     parse_weekday,
 )
@@ -99,6 +101,26 @@ def test_schedule_parsing_and_checks() -> None:
             parse_weekday(bad)
     with pytest.raises(ValueError):
         parse_clock("25:00")
+    with pytest.raises(ValueError):
+        parse_clock("17")  # the groups file keeps to the full form; staff may type the hour alone
+
+
+def test_days_and_times_as_staff_type_them_in_the_staff_group_and_the_command_line() -> None:
+    today = date(2026, 11, 4)
+    for typed in ("3.12", "3.12.", "3.12.2026", "3.12.26", "03.12.2026", "2026-12-03"):
+        assert parse_day(typed, today) == date(2026, 12, 3), typed
+    assert parse_day("3.1", today) == date(2027, 1, 3), "the next such day"
+    assert parse_day("4.11.", today) == today
+    for bad in ("32.12.2026", "31.2.", "3.12.226", "3.1226", "3-12", "tomorrow", "12/3"):
+        with pytest.raises(ValueError):
+            parse_day(bad, today)
+    for typed, clock in (("17", time(17)), ("7", time(7)), ("17.30", time(17, 30)), ("17:30", time(17, 30))):
+        assert parse_clock(typed, bare_hour=True) == clock, typed
+    assert parse_day_time(["3.12", "17"], today) == (date(2026, 12, 3), time(17), 2)
+    assert parse_day_time(["3.12.", "klo", "17.30", "sairaus"], today) == (date(2026, 12, 3), time(17, 30), 3)
+    for words in ([], ["3.12."], ["3.12.", "klo"], ["3.12.", "24"], ["17", "3.12."], ["3.12.", "5pm"]):
+        with pytest.raises(ValueError):
+            parse_day_time(words, today)
     with pytest.raises(ValueError):
         WeeklySchedule(weekday=1, start=time(17), duration=timedelta(minutes=60), anchor=date(2026, 1, 10))
 

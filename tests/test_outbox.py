@@ -378,5 +378,5 @@ async def test_a_cancellation_reaches_every_subscriber_at_once(
         assert "Peruttu: Isien ryhmä" in texts[chats[0]] and "On pyhäpäivä." in texts[chats[0]]
         assert "Cancelled: Fathers' group" in texts[chats[1]]
         staff_reply = await api.wait_for(lambda: [s for s in api.sent if s.chat_id == STAFF_CHAT])
-        assert "5 subscriber(s)" in staff_reply[-1].text
+        assert "5 tilaajalle" in staff_reply[-1].text, "in the staff language (STAFF_LANGUAGE, fi by default)"
         assert sent_per_chat(api) == {**{chat: 1 for chat in chats}, STAFF_CHAT: 1}

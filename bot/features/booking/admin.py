@@ -30,6 +30,7 @@ from bot.features.booking.slots import (
     MUNICIPALITIES,
     SlotError,
     SlotSpec,
+    check_spec,
     normalise_mode,
     normalise_municipality,
     parse_slots_csv,
@@ -149,6 +150,9 @@ def run_recurring(args: argparse.Namespace, settings: Settings) -> int:
         starts = recurring_starts(
             weekday=weekday, start=start, end=end, minutes=args.minutes, weeks=args.weeks, now=now, tz=tz
         )
+        if starts:  # what all the slots share (mode, municipality) is checked once, not reported once per slot
+            mode, municipality = normalise_mode(args.mode), normalise_municipality(args.municipality)
+            check_spec(SlotSpec(starts[0], args.minutes, mode, municipality, None), now)
     except SlotError as error:
         print(error)
         return 2

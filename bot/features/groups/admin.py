@@ -1,5 +1,5 @@
-"""`python -m bot admin …` for groups: import the groups file, list, cancel or move a meeting, RSVP counts, the
-head count of a meeting (`attendance`), QR codes.
+"""`python -m bot admin …` for groups: import the groups file, list, cancel, move or reinstate a meeting, RSVP
+counts, the head count of a meeting (`attendance`), QR codes.
 
 Cancellations and moves made here are queued in the database; the running bot sends the notices on its
 next tick (every few seconds).
@@ -8,7 +8,7 @@ next tick (every few seconds).
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,7 @@ from bot.features.groups.catalog import CatalogError, import_catalog, load_catal
 from bot.features.groups.models import Group, Occurrence
 from bot.features.groups.occurrences import (
     MAX_ATTENDED,
+    MEETING_HOURS,
     OccurrenceError,
     cancel_occurrence,
     ensure_occurrences,
@@ -27,12 +28,13 @@ from bot.features.groups.occurrences import (
     record_attendance,
     rsvp_counts,
 )
-from bot.features.groups.schedule import local_start, parse_clock
-from bot.features.groups.staff_commands import parse_day
+from bot.features.groups.schedule import local_start, parse_day_time
 from bot.settings import Settings
 from bot.staff import CLI_ACTOR, admin_session, audit
 
 DEEP_LINK = "https://t.me/{username}?start=group-{group_id}"
+TIME_FORMS = '"10.12. 17", "10.12.2026 17.30" or "2026-12-10 17:30"'
+REASON_HELP = "holiday (loma), illness (sairaus), weather (sää), other (muu), or your own words (shown as written)"
 
 
 def add_admin_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -50,14 +52,24 @@ def add_admin_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
 
     cancel = sub.add_parser("cancel-occurrence", help="cancel one meeting; subscribers are told at once")
     cancel.add_argument("occurrence", type=int, help="the meeting's number (see `admin occurrences`)")
-    cancel.add_argument("--reason", required=True, help="holiday, illness, weather, other, or your own words")
+    cancel.add_argument("--reason", required=True, help=REASON_HELP)
     cancel.set_defaults(handler=run_cancel)
 
-    move = sub.add_parser("move-occurrence", help="move one meeting to another day or time")
+    move = sub.add_parser(
+        "move-occurrence",
+        help=f"move one meeting to another day or time ({MEETING_HOURS[0]:%H:%M}–{MEETING_HOURS[1]:%H:%M} local)",
+    )
     move.add_argument("occurrence", type=int, help="the meeting's number (see `admin occurrences`)")
-    move.add_argument("--to", required=True, help='the new local day and time, e.g. "2026-12-10 17:00"')
-    move.add_argument("--reason", default="other", help="holiday, illness, weather, other, or your own words")
+    move.add_argument("--to", required=True, help=f"the new local day and time: {TIME_FORMS}")
+    move.add_argument("--reason", default="other", help=REASON_HELP)
     move.set_defaults(handler=run_move)
+
+    reinstate = sub.add_parser(
+        "reinstate-occurrence", help="a cancelled meeting takes place after all; subscribers are told at once"
+    )
+    reinstate.add_argument("occurrence", type=int, help="the meeting's number (see `admin occurrences`)")
+    reinstate.add_argument("--to", default=None, help=f"a new local day and time (default: its own): {TIME_FORMS}")
+    reinstate.set_defaults(handler=run_reinstate)
 
     rsvps = sub.add_parser("rsvps", help="how many are coming to a meeting (counts only)")
     rsvps.add_argument("occurrence", type=int)
@@ -150,6 +162,7 @@ def _meeting(session: Session, number: int, *, listing: str = "occurrences") -> 
 
 
 def run_cancel(args: argparse.Namespace, settings: Settings) -> int:
+    zone = ZoneInfo(settings.timezone)
     with admin_session(settings) as session:
         occurrence = _meeting(session, args.occurrence)
         if occurrence is None:
@@ -157,7 +170,7 @@ def run_cancel(args: argparse.Namespace, settings: Settings) -> int:
         try:
             told = cancel_occurrence(session, occurrence, args.reason, CLI_ACTOR, _now())
         except OccurrenceError as error:
-            print(_problem(error))
+            print(_problem(error, zone))
             return 1
     print(f"meeting {args.occurrence} cancelled; {told} subscriber(s) will be told by the running bot")
     return 0
@@ -165,24 +178,54 @@ def run_cancel(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_move(args: argparse.Namespace, settings: Settings) -> int:
     zone = ZoneInfo(settings.timezone)
-    parts = args.to.split()
-    try:
-        day = parse_day(parts[0], _now().astimezone(zone).date())
-        clock = parse_clock(parts[1])
-    except (ValueError, IndexError):
-        print('write the new time like "2026-12-10 17:00"')
+    new_start = _typed_time(args.to, zone)
+    if new_start is None:
         return 2
     with admin_session(settings) as session:
         occurrence = _meeting(session, args.occurrence)
         if occurrence is None:
             return 1
         try:
-            told = move_occurrence(session, occurrence, local_start(day, clock, zone), args.reason, CLI_ACTOR, _now())
+            told = move_occurrence(session, occurrence, new_start, args.reason, CLI_ACTOR, _now(), zone=zone)
         except OccurrenceError as error:
-            print(_problem(error))
+            print(_problem(error, zone))
             return 1
-    print(f"meeting {args.occurrence} moved; {told} subscriber(s) will be told by the running bot")
+    when = timefmt.format_datetime("en", new_start, zone)
+    print(f"meeting {args.occurrence} moved to {when}; {told} subscriber(s) will be told by the running bot")
     return 0
+
+
+def run_reinstate(args: argparse.Namespace, settings: Settings) -> int:
+    zone = ZoneInfo(settings.timezone)
+    new_start = _typed_time(args.to, zone) if args.to is not None else None
+    if args.to is not None and new_start is None:
+        return 2
+    with admin_session(settings) as session:
+        occurrence = _meeting(session, args.occurrence)
+        if occurrence is None:
+            return 1
+        new_start = new_start or occurrence.starts_at
+        try:
+            told = move_occurrence(session, occurrence, new_start, "", CLI_ACTOR, _now(), zone=zone, reinstate=True)
+        except OccurrenceError as error:
+            print(_problem(error, zone))
+            return 1
+    when = timefmt.format_datetime("en", new_start, zone)
+    print(f"meeting {args.occurrence} takes place after all, {when}; {told} subscriber(s) will be told")
+    return 0
+
+
+def _typed_time(text: str, zone: tzinfo) -> datetime | None:
+    """The new start as typed (the same forms as in the staff group), or None after saying how to write it."""
+    words = text.split()
+    try:
+        day, clock, used = parse_day_time(words, _now().astimezone(zone).date())
+        if used == len(words):
+            return local_start(day, clock, zone)
+    except ValueError:
+        pass
+    print(f"write the new day and time like {TIME_FORMS}")
+    return None
 
 
 def run_rsvps(args: argparse.Namespace, settings: Settings) -> int:
@@ -208,7 +251,7 @@ def run_attendance(args: argparse.Namespace, settings: Settings) -> int:
         try:
             previous = record_attendance(session, occurrence, args.count, CLI_ACTOR, _now())
         except OccurrenceError as error:
-            print(_problem(error))
+            print(_problem(error, zone))
             return 1
         when = timefmt.format_datetime("en", occurrence.starts_at, zone)
         group_id = occurrence.group_id
@@ -250,11 +293,29 @@ def _bot_username(settings: Settings) -> str | None:
         return None
 
 
-def _problem(error: OccurrenceError) -> str:
+def _problem(error: OccurrenceError, zone: tzinfo) -> str:
+    """A refused change in a line of English, its times local."""
+    values = {name: _shown(value, zone) for name, value in error.values.items()}
     return {
         "groups.staff.already_cancelled": "that meeting is already cancelled",
+        "groups.staff.already_started": "meeting {id} has already started ({when}): it can no longer be changed",
         "groups.staff.in_the_past": "that time is in the past",
+        "groups.staff.odd_hour": "{clock} is outside meeting hours: a meeting can start from {earliest} to {latest}",
+        "groups.staff.same_time": "meeting {id} is already at {when}",
+        "groups.staff.overlap": "the group already meets then: meeting {id}, {when}",
+        "groups.staff.move_cancelled": (
+            "meeting {id} ({when}) was cancelled; to hold it after all: admin reinstate-occurrence {id} [--to ...]"
+        ),
+        "groups.staff.not_cancelled": "meeting {id} is not cancelled; to change its time: admin move-occurrence",
         "groups.staff.attended_bad_count": f"the count must be a whole number from 0 to {MAX_ATTENDED}",
         "groups.staff.attended_not_started": "that meeting has not started yet",
         "groups.staff.attended_cancelled": "that meeting was cancelled: there is nothing to count",
-    }.get(error.key, error.key)
+    }.get(error.key, error.key).format_map(values)
+
+
+def _shown(value: object, zone: tzinfo) -> object:
+    if isinstance(value, datetime):
+        return timefmt.format_datetime("en", value, zone)
+    if isinstance(value, time):
+        return f"{value:%H:%M}"
+    return value

@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 RSVP_WINDOW = timedelta(days=70)
 # Outbox kinds whose keys start with `<kind>:<subscription id>:`.
-SUBSCRIPTION_KINDS = ("group.reminder", "group.cancelled", "group.moved")
+SUBSCRIPTION_KINDS = ("group.reminder", "group.cancelled", "group.moved", "group.reinstated")
 CANCELLED_SHOWN_AHEAD = timedelta(days=21)
 # Steps that show one group (the one in `groups_group`): there "remind me" means this group.
 GROUP_PAGES = frozenset({"details", "calendar", "need_consent", "subscribed", "unsubscribed"})

@@ -30,6 +30,21 @@ from bot.staff import audit
 
 HORIZON = timedelta(days=70)  # how far ahead meetings exist as rows (lists, RSVPs, calendar exceptions)
 REASON_CODES = ("holiday", "illness", "weather", "other")
+# What staff may type for each reason code, in any case: the code, and the words Finnish-speaking staff use
+# (the usage texts list them in the staff language). Families get the code's text in their own language.
+REASON_WORDS: dict[str, str] = {
+    word: code
+    for code, words in {
+        "holiday": ("holiday", "loma", "lomat", "pyhä", "pyhäpäivä", "juhlapyhä", "arkipyhä"),
+        "illness": ("illness", "sairaus", "sairastuminen", "sairas", "sairaana", "sairastunut", "sairasloma"),
+        "weather": ("weather", "sää", "keli", "sääolot", "myrsky", "pakkanen", "liukkaus"),
+        "other": ("other", "muu", "muu syy", "muut syyt"),
+    }.items()
+    for word in words
+}
+# A meeting can be moved to start only between these local times: "3" for 15.00 is a typing mistake, and
+# no group meets in the night. The group's own scheduled time is always allowed.
+MEETING_HOURS = (time(7, 0), time(22, 0))
 MAX_ATTENDED = 500  # more than any room the groups meet in: a larger number is a typing mistake
 
 
@@ -169,18 +184,27 @@ def rsvp_counts(session: Session, occurrence: Occurrence) -> RsvpCounts:
     return RsvpCounts(int(answers.get(COMING, 0)), int(answers.get(NOT_COMING, 0)), int(subscribers or 0))
 
 
+def reason_code(reason: str) -> str | None:
+    """The reason code staff meant ("Sairaus", "loma", "weather" → illness, holiday, weather); no reason at all
+    is `other`; free text is None."""
+    words = " ".join(reason.casefold().split()).strip(".!")
+    return REASON_WORDS.get(words, "other" if not words else None)
+
+
 def reason_value(reason: str) -> object:
     """A known reason code is shown translated; anything else as staff wrote it."""
-    code = reason.strip().lower()
-    return nested(f"groups.reason.{code}") if code in REASON_CODES else reason.strip()
+    code = reason_code(reason)
+    return nested(f"groups.reason.{code}") if code else reason.strip()
 
 
 class OccurrenceError(ValueError):
-    """Why a staff change was refused; `key` is a string key for the reply."""
+    """Why a staff change was refused; `key` is a string key for the reply, `values` fill it in (aware
+    datetimes and times are formatted by whoever shows the reply, in its language)."""
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, **values: object) -> None:
         super().__init__(key)
         self.key = key
+        self.values = values
 
 
 def _notices(
@@ -219,19 +243,18 @@ def cancel_occurrence(session: Session, occurrence: Occurrence, reason: str, act
     """Cancel one meeting: withdraw its reminders, tell every subscriber now. Returns notices queued."""
     if occurrence.status == CANCELLED:
         raise OccurrenceError("groups.staff.already_cancelled")
-    if occurrence.starts_at <= now:
-        raise OccurrenceError("groups.staff.in_the_past")
+    _refuse_if_started(occurrence, now)
     group = session.get(Group, occurrence.group_id)
     assert group is not None
     occurrence.status = CANCELLED
-    occurrence.reason = reason.strip()[:200] or None
+    occurrence.reason = _stored_reason(reason)
     occurrence.changed_at = now
     cancel_pending(session, occurrence_ref(occurrence.id))
     following = next_happening(session, group.id, occurrence.starts_at)
     values: dict[str, object] = {
         "name": localized(group.names),
         "when": moment(occurrence.starts_at),
-        "reason": reason_value(reason) if reason.strip() else nested("groups.reason.other"),
+        "reason": reason_value(reason),
         "next": moment(following.starts_at) if following else nested("groups.no_meeting_planned"),
     }
     messages = _notices(
@@ -259,44 +282,62 @@ def cancel_occurrence(session: Session, occurrence: Occurrence, reason: str, act
 
 
 def move_occurrence(
-    session: Session, occurrence: Occurrence, new_start: datetime, reason: str, actor: str, now: datetime
+    session: Session,
+    occurrence: Occurrence,
+    new_start: datetime,
+    reason: str,
+    actor: str,
+    now: datetime,
+    *,
+    zone: tzinfo,
+    reinstate: bool = False,
 ) -> int:
     """Move one meeting to `new_start` (UTC): reminders are planned again for the new time, and every
-    subscriber is told now (with RSVP buttons: earlier answers were for the old time)."""
-    if new_start <= now:
-        raise OccurrenceError("groups.staff.in_the_past")
-    if max(occurrence.starts_at, occurrence.original_start) + timedelta(days=1) <= now:
-        raise OccurrenceError("groups.staff.in_the_past")
+    subscriber is told now (with RSVP buttons: earlier answers were for the old time).
+
+    Refused (OccurrenceError) for a meeting that has started (as for a cancellation), a new time in the past
+    or outside MEETING_HOURS, and a time when another meeting of the same group is on. A cancelled meeting
+    is moved only with `reinstate`: it takes place after all, at `new_start`, and subscribers are told so
+    (a cancelled meeting brought back by a plain move would read "moved" to families told it is off).
+    """
     group = session.get(Group, occurrence.group_id)
     assert group is not None
-    old_start = occurrence.starts_at
+    _refuse_if_started(occurrence, now)
+    if occurrence.status == CANCELLED and not reinstate:
+        raise OccurrenceError("groups.staff.move_cancelled", id=occurrence.id, when=occurrence.starts_at)
+    if occurrence.status != CANCELLED and reinstate:
+        raise OccurrenceError("groups.staff.not_cancelled", id=occurrence.id)
+    if new_start <= now:
+        raise OccurrenceError("groups.staff.in_the_past")
+    local = new_start.astimezone(zone).time()
+    if new_start != occurrence.original_start and not MEETING_HOURS[0] <= local <= MEETING_HOURS[1]:
+        raise OccurrenceError("groups.staff.odd_hour", clock=local, earliest=MEETING_HOURS[0], latest=MEETING_HOURS[1])
+    if new_start == occurrence.starts_at and not reinstate:
+        raise OccurrenceError("groups.staff.same_time", id=occurrence.id, when=new_start)
     length = occurrence.ends_at - occurrence.starts_at
+    other = _meeting_during(session, group, occurrence, new_start, new_start + length, now, zone)
+    if other is not None:
+        raise OccurrenceError("groups.staff.overlap", id=other.id, when=other.starts_at)
+    old_start = occurrence.starts_at
     occurrence.starts_at = new_start
     occurrence.ends_at = new_start + length
-    occurrence.status = MOVED
-    occurrence.reason = reason.strip()[:200] or None
+    occurrence.status = SCHEDULED if reinstate and new_start == occurrence.original_start else MOVED
+    occurrence.reason = None if reinstate else _stored_reason(reason)
     occurrence.revision += 1
     occurrence.changed_at = now
     occurrence.planned = {}
-    # A meeting may be moved up to a day after it started; a head count entered meanwhile was for a meeting
-    # that, as it turns out, is still to come (the RSVPs go for the same reason).
-    cleared = occurrence.attended
-    occurrence.attended = None
     cancel_pending(session, occurrence_ref(occurrence.id))
     session.execute(delete(Rsvp).where(Rsvp.occurrence_id == occurrence.id))
-    values: dict[str, object] = {
-        "name": localized(group.names),
-        "old": moment(old_start),
-        "when": moment(new_start),
-        "place": group.address,
-        "reason": reason_value(reason) if reason.strip() else nested("groups.reason.other"),
-    }
+    values: dict[str, object] = {"name": localized(group.names), "when": moment(new_start), "place": group.address}
+    if not reinstate:
+        values.update(old=moment(old_start), reason=reason_value(reason))
+    kind = "group.reinstated" if reinstate else "group.moved"
     messages = _notices(
         session,
         group,
         occurrence,
-        kind="group.moved",
-        key="groups.moved_notice",
+        kind=kind,
+        key="groups.reinstated_notice" if reinstate else "groups.moved_notice",
         values=values,
         now=now,
         expires_at=new_start,
@@ -306,16 +347,42 @@ def move_occurrence(
     audit(
         session,
         actor,
-        "groups.move_occurrence",
+        "groups.reinstate_occurrence" if reinstate else "groups.move_occurrence",
         occurrence_ref(occurrence.id),
         group=group.id,
-        reason=_reason_kind(reason),
+        **({} if reinstate else {"reason": _reason_kind(reason)}),
         notices=queued,
         old=old_start.isoformat(),
         new=new_start.isoformat(),
-        **({"attended_cleared": cleared} if cleared is not None else {}),
     )
     return queued
+
+
+def _refuse_if_started(occurrence: Occurrence, now: datetime) -> None:
+    """A meeting that has started can be neither cancelled nor moved: families may be on their way."""
+    if occurrence.starts_at <= now:
+        raise OccurrenceError("groups.staff.already_started", id=occurrence.id, when=occurrence.starts_at)
+
+
+def _meeting_during(
+    session: Session, group: Group, occurrence: Occurrence, start: datetime, end: datetime, now: datetime, zone: tzinfo
+) -> Occurrence | None:
+    """Another meeting of the group (not cancelled) that would be on at some time in [start, end)."""
+    # The schedule's meetings up to the new time become rows now (rows are made some weeks ahead only): so
+    # they are seen here, and none is generated later on top of the moved one.
+    ensure_occurrences(session, group, now, zone, horizon=max(HORIZON, end - now + timedelta(days=1)), force=True)
+    return session.scalar(
+        select(Occurrence)
+        .where(
+            Occurrence.group_id == group.id,
+            Occurrence.id != occurrence.id,
+            Occurrence.status != CANCELLED,
+            Occurrence.starts_at < end,
+            Occurrence.ends_at > start,
+        )
+        .order_by(Occurrence.starts_at)
+        .limit(1)
+    )
 
 
 def record_attendance(session: Session, occurrence: Occurrence, count: int, actor: str, now: datetime) -> int | None:
@@ -342,6 +409,13 @@ def record_attendance(session: Session, occurrence: Occurrence, count: int, acto
 
 
 def _reason_kind(reason: str) -> str:
-    """What the audit log keeps of a reason: the code, or just "text" (free text could name someone)."""
-    code = reason.strip().lower()
-    return code if code in REASON_CODES else "text"
+    """What the audit log keeps of a reason: the code (`other` when none was given), or just "text" (free
+    text could name someone)."""
+    return reason_code(reason) or "text"
+
+
+def _stored_reason(reason: str) -> str | None:
+    """The reason kept on the meeting: its code, or the text as written (at most 200 characters)."""
+    if not reason.strip():
+        return None
+    return reason_code(reason) or reason.strip()[:200]

@@ -8,7 +8,7 @@ Rules (each reminder is an outbox row with a unique key, so planning twice queue
   it, so the outbox says what became of every reminder (issue 9). Meetings that started up to
   MISSED_LOOKBACK ago are looked at for this.
 - Subscribers get only reminders that fell due after they subscribed (they have just seen the date),
-  and after a move, only reminders that fell due after the move (the notice told them already).
+  and after a move or a reinstatement, only reminders that fell due after it (the notice told them already).
 - `Occurrence.planned` remembers up to when subscriptions were considered for each kind, so a tick
   looks only at subscriptions made since (with a margin for transactions that committed late).
 """
@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.db.models import User
-from bot.features.groups.models import HAPPENING, MOVED, Group, Occurrence, Subscription
+from bot.features.groups.models import HAPPENING, Group, Occurrence, Subscription
 from bot.features.groups.occurrences import ensure_occurrences, occurrence_ref, rsvp_row
 from bot.outbox import Message, localized, moment, queue
 
@@ -73,7 +73,7 @@ def _plan_one(session: Session, occurrence: Occurrence, label: str, due_at: date
     since = datetime.fromisoformat(marker) - COMMIT_SLACK if marker else None
     if since is not None and since >= due_at:
         return 0  # everyone who could get this reminder has been considered
-    if occurrence.status == MOVED and occurrence.changed_at is not None and due_at < occurrence.changed_at:
+    if occurrence.changed_at is not None and due_at < occurrence.changed_at:  # moved or reinstated: told then
         occurrence.planned = {**occurrence.planned, label: now.isoformat()}
         return 0
     query = (

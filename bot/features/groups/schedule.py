@@ -10,6 +10,7 @@ the gap; times that happen twice (the repeated hour in autumn) mean the first of
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
@@ -110,12 +111,47 @@ def parse_weekday(value: str | int) -> int:
     raise ValueError(f"unknown weekday {value!r} (write e.g. tuesday)")
 
 
-def parse_clock(value: str) -> time:
-    """ "17:00" or "17.00" → 17:00."""
-    match = re.fullmatch(r"\s*(\d{1,2})[:.](\d{2})\s*", str(value))
-    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+def parse_clock(value: str, *, bare_hour: bool = False) -> time:
+    """ "17:00" or "17.00" → 17:00 (24-hour clock); with `bare_hour` (typed by staff) also "17". The groups
+    file keeps to the full form."""
+    match = re.fullmatch(r"\s*(\d{1,2})(?:[:.](\d{2}))?\s*", str(value))
+    if not match or (match.group(2) is None and not bare_hour):
         raise ValueError(f"time {value!r} is not like 17:00")
-    return time(int(match.group(1)), int(match.group(2)))
+    if int(match.group(1)) > 23 or int(match.group(2) or 0) > 59:
+        raise ValueError(f"time {value!r} is not like 17:00")
+    return time(int(match.group(1)), int(match.group(2) or 0))
+
+
+def parse_day(text: str, today: date) -> date:
+    """A day as staff type it: "2026-12-03", "3.12.2026", "3.12.26", or "3.12." / "3.12" (the next such day,
+    `today` included) → a date. Raises ValueError for anything else, 31.2. included."""
+    text = text.strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return date.fromisoformat(text)
+    match = re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.?(?:(?<=\.)(\d{4}|\d{2}))?", text)
+    if not match:
+        raise ValueError(text)
+    day, month, year = int(match.group(1)), int(match.group(2)), match.group(3)
+    if year:
+        return date(int(year) + (2000 if len(year) == 2 else 0), month, day)
+    candidate = date(today.year, month, day)
+    return candidate if candidate >= today else date(today.year + 1, month, day)
+
+
+# Words that may stand between the day and the time ("3.12. klo 17"), as people write it.
+CLOCK_WORDS = frozenset({"klo", "kello", "at"})
+
+
+def parse_day_time(words: Sequence[str], today: date) -> tuple[date, time, int]:
+    """A day and a time at the start of `words` ("3.12.", "17.30" or "3.12.", "klo", "17"): the day, the time,
+    and how many words they took. The one parser for the staff group and the command line."""
+    if len(words) < 2:
+        raise ValueError("a day and a time are needed")
+    day = parse_day(words[0], today)
+    used = 2 if words[1].lower() in CLOCK_WORDS else 1
+    if len(words) <= used:
+        raise ValueError("a time is needed")
+    return day, parse_clock(words[used], bare_hour=True), used + 1
 
 
 def parse_duration(value: str | int) -> timedelta:

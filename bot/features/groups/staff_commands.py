@@ -1,19 +1,22 @@
-"""Staff commands in the Telegram staff group: see occurrences and RSVP counts, cancel or move one meeting, and
-record how many came to a meeting (`/attended NUMBER COUNT`).
+"""Staff commands in the Telegram staff group: see occurrences and RSVP counts, cancel, move or reinstate one
+meeting, and record how many came to a meeting (`/attended NUMBER COUNT`).
 
 Only listed counsellors (`bot.staff.counsellor_by_telegram_id`) may use them; every use, and every refused
 attempt, is audited. Only counts are shown, never who answered; attendance is a head count, never who came.
+Everything is answered in the staff language (`STAFF_LANGUAGE`, as ticket cards and `/stats`), whoever types:
+the staff group reads one language.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from bot import timefmt
 from bot.core.context import Context
 from bot.core.messages import Recipient, Reply
 from bot.core.registry import Registry
@@ -22,15 +25,17 @@ from bot.db.models import Counsellor
 from bot.features.groups.models import CANCELLED, Group, Occurrence
 from bot.features.groups.occurrences import (
     MAX_ATTENDED,
+    MEETING_HOURS,
     OccurrenceError,
     cancel_occurrence,
     ensure_occurrences,
     move_occurrence,
     occurrence_ref,
+    reason_code,
     record_attendance,
     rsvp_counts,
 )
-from bot.features.groups.schedule import local_start, parse_clock
+from bot.features.groups.schedule import local_start, parse_day_time
 from bot.staff import actor_label, audit, counsellor_by_telegram_id, typed_number
 
 if TYPE_CHECKING:
@@ -50,21 +55,6 @@ def whole_number(text: str) -> int | None:
     return int(text) if WHOLE_NUMBER.fullmatch(text) else None
 
 
-def parse_day(text: str, today: date) -> date:
-    """A day as typed, "2026-12-03", "3.12.2026" or "3.12." (the next such day) → a date."""
-    text = text.strip()
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        return date.fromisoformat(text)
-    match = re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.(\d{4})?", text)
-    if not match:
-        raise ValueError(text)
-    day, month = int(match.group(1)), int(match.group(2))
-    if match.group(3):
-        return date(int(match.group(3)), month, day)
-    candidate = date(today.year, month, day)
-    return candidate if candidate >= today else date(today.year + 1, month, day)
-
-
 def reply(ctx: Context, text: str) -> None:
     """Answer in the staff group, in the topic (thread) the command came from."""
     ctx.send(
@@ -75,41 +65,76 @@ def reply(ctx: Context, text: str) -> None:
     )
 
 
-def attended_value(ctx: Context, occurrence: Occurrence) -> object:
-    """The recorded head count, or "not recorded" (0 would be a different statement: nobody came)."""
-    if occurrence.attended is None:
-        return Safe(ctx.t("groups.staff.not_recorded"))
-    return occurrence.attended
-
-
-def occurrence_lines(
-    ctx: Context, groups: GroupsService, occurrences: list[Occurrence], *, attendance: bool = False
-) -> list[str]:
-    """One line per meeting: when, group, status and RSVPs, then its subscribers or (past meetings) head count."""
-    lines = []
-    for occurrence in occurrences:
-        group = ctx.session.get(Group, occurrence.group_id)
-        counts = rsvp_counts(ctx.session, occurrence)
-        last = {"attended": attended_value(ctx, occurrence)} if attendance else {"subscribers": counts.subscribers}
-        lines.append(
-            ctx.t(
-                "groups.staff.attended_line" if attendance else "groups.staff.occurrence_line",
-                id=occurrence.id,
-                when=groups.when(ctx.language, occurrence.starts_at),
-                group=group.name(ctx.language) if group else occurrence.group_id,
-                status=Safe(ctx.t(f"groups.staff.status.{occurrence.status}")),
-                coming=counts.coming,
-                not_coming=counts.not_coming,
-                **last,
-            )
-        )
-    return lines
-
-
 def register_staff_commands(registry: Registry, groups: GroupsService) -> None:
+    staff_language = groups.services.settings.staff_language
+
+    def t(key: str, **values: object) -> str:
+        return groups.services.texts.get(staff_language, key, **values)
+
+    def when(moment: datetime) -> str:
+        return groups.when(staff_language, moment)
+
+    def group_name(ctx: Context, occurrence: Occurrence) -> str:
+        group = ctx.session.get(Group, occurrence.group_id)
+        return group.name(staff_language) if group else occurrence.group_id
+
+    def shown(value: object) -> object:
+        """A value of a refusal: times in the staff language, anything else as it is."""
+        if isinstance(value, datetime):
+            return when(value)
+        if isinstance(value, time):
+            return timefmt.format_clock(staff_language, value)
+        return value
+
+    def refusal(error: OccurrenceError) -> str:
+        return t(error.key, max=MAX_ATTENDED, **{name: shown(value) for name, value in error.values.items()})
+
+    def with_reason_note(text: str, reason: str) -> str:
+        """Free text that is no reason code reaches families as written, whatever language they read."""
+        if reason_code(reason) is None:
+            return "\n".join([text, t("groups.staff.reason_as_written")])
+        return text
+
     def find(ctx: Context, argument: str) -> Occurrence | None:
         number = typed_number(argument.split()[0]) if argument.split() else None
         return ctx.session.get(Occurrence, number) if number is not None else None
+
+    def new_time(ctx: Context, argument: str) -> tuple[datetime, str] | None:
+        """The new start typed after the meeting number ("12 3.12. 17.30 reason") and the rest of the text
+        (the reason, as written); None if no day and time can be read there."""
+        words = argument.split()
+        try:
+            day, clock, used = parse_day_time(words[1:], ctx.now.astimezone(groups.zone).date())
+        except ValueError:
+            return None
+        rest = argument.split(maxsplit=1 + used)
+        return local_start(day, clock, groups.zone), rest[1 + used] if len(rest) > 1 + used else ""
+
+    def occurrence_lines(ctx: Context, occurrences: list[Occurrence], *, attendance: bool = False) -> list[str]:
+        """One line per meeting: when, group, status and RSVPs, then its subscribers or (past meetings) head
+        count ("not recorded" when none was entered: 0 would say that nobody came)."""
+        lines = []
+        for occurrence in occurrences:
+            counts = rsvp_counts(ctx.session, occurrence)
+            last: dict[str, object]
+            if attendance:
+                recorded = occurrence.attended
+                last = {"attended": Safe(t("groups.staff.not_recorded")) if recorded is None else recorded}
+            else:
+                last = {"subscribers": counts.subscribers}
+            lines.append(
+                t(
+                    "groups.staff.attended_line" if attendance else "groups.staff.occurrence_line",
+                    id=occurrence.id,
+                    when=when(occurrence.starts_at),
+                    group=group_name(ctx, occurrence),
+                    status=Safe(t(f"groups.staff.status.{occurrence.status}")),
+                    coming=counts.coming,
+                    not_coming=counts.not_coming,
+                    **last,
+                )
+            )
+        return lines
 
     def occurrences(ctx: Context, counsellor: Counsellor, argument: str) -> None:
         group_id = argument.strip().lower() or None
@@ -123,63 +148,96 @@ def register_staff_commands(registry: Registry, groups: GroupsService) -> None:
         rows = list(ctx.session.scalars(query.order_by(Occurrence.starts_at)))
         audit(ctx.session, actor_label(counsellor), "groups.occurrences", group_id)
         if not rows:
-            reply(ctx, ctx.t("groups.staff.none", days=LISTED_DAYS))
+            reply(ctx, t("groups.staff.none", days=LISTED_DAYS))
             return
-        title = ctx.t("groups.staff.occurrences_title", days=LISTED_DAYS)
-        reply(ctx, "\n".join([title, *occurrence_lines(ctx, groups, rows)]))
+        title = t("groups.staff.occurrences_title", days=LISTED_DAYS)
+        reply(ctx, "\n".join([title, *occurrence_lines(ctx, rows)]))
 
     def rsvps(ctx: Context, counsellor: Counsellor, argument: str) -> None:
         occurrence = find(ctx, argument)
         if occurrence is None:
-            reply(ctx, ctx.t("groups.staff.usage_rsvps"))
+            reply(ctx, t("groups.staff.usage_rsvps"))
             return
         audit(ctx.session, actor_label(counsellor), "groups.rsvps", occurrence_ref(occurrence.id))
-        reply(ctx, occurrence_lines(ctx, groups, [occurrence])[0])
+        reply(ctx, occurrence_lines(ctx, [occurrence])[0])
 
     def cancel(ctx: Context, counsellor: Counsellor, argument: str) -> None:
         occurrence = find(ctx, argument)
         reason = argument.split(maxsplit=1)[1] if len(argument.split(maxsplit=1)) > 1 else ""
         if occurrence is None or not reason.strip():
-            reply(ctx, ctx.t("groups.staff.usage_cancel"))
+            reply(ctx, t("groups.staff.usage_cancel"))
             return
         try:
             told = cancel_occurrence(ctx.session, occurrence, reason, actor_label(counsellor), ctx.now)
         except OccurrenceError as error:
-            reply(ctx, ctx.t(error.key))
+            reply(ctx, refusal(error))
             return
         ctx.after_commit.append(groups.delivery.wake)  # notices go out now, not at the next tick
+        done = t("groups.staff.cancelled", id=occurrence.id, when=when(occurrence.starts_at), count=told)
+        reply(ctx, with_reason_note(done, reason))
+
+    def move(ctx: Context, counsellor: Counsellor, argument: str) -> None:
+        occurrence = find(ctx, argument)
+        typed = new_time(ctx, argument) if occurrence is not None else None
+        if occurrence is None or typed is None:
+            earliest, latest = (timefmt.format_clock(staff_language, hour) for hour in MEETING_HOURS)
+            reply(ctx, t("groups.staff.usage_move", earliest=earliest, latest=latest))
+            return
+        new_start, reason = typed
+        old_start = occurrence.starts_at
+        try:
+            told = move_occurrence(
+                ctx.session, occurrence, new_start, reason, actor_label(counsellor), ctx.now, zone=groups.zone
+            )
+        except OccurrenceError as error:
+            reply(ctx, refusal(error))
+            return
+        ctx.after_commit.append(groups.delivery.wake)
+        done = t(
+            "groups.staff.moved",
+            id=occurrence.id,
+            group=group_name(ctx, occurrence),
+            old=when(old_start),
+            when=when(new_start),
+            count=told,
+        )
+        reply(ctx, with_reason_note(done, reason))
+
+    def reinstate(ctx: Context, counsellor: Counsellor, argument: str) -> None:
+        """`/reinstate_occurrence NUMBER [DAY TIME]`: a cancelled meeting takes place after all, at its own
+        time or at the one given."""
+        occurrence = find(ctx, argument)
+        words = argument.split()
+        typed = new_time(ctx, argument) if occurrence is not None and len(words) > 1 else None
+        if occurrence is None or (len(words) > 1 and (typed is None or typed[1])):
+            reply(ctx, t("groups.staff.usage_reinstate"))
+            return
+        new_start = typed[0] if typed else occurrence.starts_at
+        try:
+            told = move_occurrence(
+                ctx.session,
+                occurrence,
+                new_start,
+                "",
+                actor_label(counsellor),
+                ctx.now,
+                zone=groups.zone,
+                reinstate=True,
+            )
+        except OccurrenceError as error:
+            reply(ctx, refusal(error))
+            return
+        ctx.after_commit.append(groups.delivery.wake)
         reply(
             ctx,
-            ctx.t(
-                "groups.staff.cancelled",
+            t(
+                "groups.staff.reinstated",
                 id=occurrence.id,
-                when=groups.when(ctx.language, occurrence.starts_at),
+                group=group_name(ctx, occurrence),
+                when=when(new_start),
                 count=told,
             ),
         )
-
-    def move(ctx: Context, counsellor: Counsellor, argument: str) -> None:
-        parts = argument.split(maxsplit=3)
-        occurrence = find(ctx, argument)
-        if occurrence is None or len(parts) < 3:
-            reply(ctx, ctx.t("groups.staff.usage_move"))
-            return
-        try:
-            day = parse_day(parts[1], ctx.now.astimezone(groups.zone).date())
-            clock = parse_clock(parts[2] if ":" in parts[2] or "." in parts[2] else f"{parts[2]}:00")
-        except ValueError:
-            reply(ctx, ctx.t("groups.staff.usage_move"))
-            return
-        new_start = local_start(day, clock, groups.zone)
-        try:
-            told = move_occurrence(
-                ctx.session, occurrence, new_start, parts[3] if len(parts) > 3 else "", actor_label(counsellor), ctx.now
-            )
-        except OccurrenceError as error:
-            reply(ctx, ctx.t(error.key))
-            return
-        ctx.after_commit.append(groups.delivery.wake)
-        reply(ctx, ctx.t("groups.staff.moved", id=occurrence.id, when=groups.when(ctx.language, new_start), count=told))
 
     def attended(ctx: Context, counsellor: Counsellor, argument: str) -> None:
         parts = argument.split()
@@ -198,47 +256,47 @@ def register_staff_commands(registry: Registry, groups: GroupsService) -> None:
                 )
             )
             audit(ctx.session, actor_label(counsellor), "groups.attendance_list", None)
-            usage = ctx.t("groups.staff.usage_attended", max=MAX_ATTENDED)
+            usage = t("groups.staff.usage_attended", max=MAX_ATTENDED)
             if not rows:
-                reply(ctx, "\n".join([ctx.t("groups.staff.attended_none", days=RECENT_DAYS), "", usage]))
+                reply(ctx, "\n".join([t("groups.staff.attended_none", days=RECENT_DAYS), "", usage]))
                 return
-            title = ctx.t("groups.staff.attended_title", days=RECENT_DAYS)
-            reply(ctx, "\n".join([title, *occurrence_lines(ctx, groups, rows, attendance=True), "", usage]))
+            title = t("groups.staff.attended_title", days=RECENT_DAYS)
+            reply(ctx, "\n".join([title, *occurrence_lines(ctx, rows, attendance=True), "", usage]))
             return
         number = whole_number(parts[0])
         if number is None or len(parts) != 2:
-            reply(ctx, ctx.t("groups.staff.usage_attended", max=MAX_ATTENDED))
+            reply(ctx, t("groups.staff.usage_attended", max=MAX_ATTENDED))
             return
         occurrence = ctx.session.get(Occurrence, number)
         if occurrence is None:
-            reply(ctx, ctx.t("groups.staff.no_such_meeting", id=number, days=RECENT_DAYS))
+            reply(ctx, t("groups.staff.no_such_meeting", id=number, days=RECENT_DAYS))
             return
         count = None if parts[1].startswith("#") else whole_number(parts[1])  # "#" marks a meeting number
         if count is None:
-            reply(ctx, ctx.t("groups.staff.attended_bad_count", max=MAX_ATTENDED))
+            reply(ctx, t("groups.staff.attended_bad_count", max=MAX_ATTENDED))
             return
         try:
             previous = record_attendance(ctx.session, occurrence, count, actor_label(counsellor), ctx.now)
         except OccurrenceError as error:
-            reply(ctx, ctx.t(error.key, max=MAX_ATTENDED))
+            reply(ctx, refusal(error))
             return
-        group = ctx.session.get(Group, occurrence.group_id)
         values: dict[str, object] = {
             "id": occurrence.id,
-            "when": groups.when(ctx.language, occurrence.starts_at),
-            "group": group.name(ctx.language) if group else occurrence.group_id,
+            "when": when(occurrence.starts_at),
+            "group": group_name(ctx, occurrence),
             "count": count,
         }
         if previous is None or previous == count:
-            reply(ctx, ctx.t("groups.staff.attended_saved", **values))
+            reply(ctx, t("groups.staff.attended_saved", **values))
         else:
-            reply(ctx, ctx.t("groups.staff.attended_corrected", previous=previous, **values))
+            reply(ctx, t("groups.staff.attended_corrected", previous=previous, **values))
 
     handlers: dict[str, StaffHandler] = {
         "occurrences": occurrences,
         "rsvps": rsvps,
         "cancel_occurrence": cancel,
         "move_occurrence": move,
+        "reinstate_occurrence": reinstate,
         "attended": attended,
     }
 
@@ -254,9 +312,10 @@ def register_staff_commands(registry: Registry, groups: GroupsService) -> None:
         )
         if counsellor is None:
             audit(ctx.session, "unlisted", f"groups.{name}", None, refused=True)
-            reply(ctx, ctx.t("groups.staff.not_staff"))
+            reply(ctx, t("groups.staff.not_staff"))
             return True
         handlers[name](ctx, counsellor, argument)
         return True
 
     registry.interceptors.append(intercept)
+    registry.staff_group_commands.extend(handlers)  # for /help in the staff group
