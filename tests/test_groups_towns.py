@@ -118,6 +118,23 @@ def test_other_words_and_two_towns_name_no_town(towns: TownNames, text: str) -> 
     assert towns.find(text) is None
 
 
+@pytest.mark.parametrize(
+    ("text", "town"),
+    [
+        ("Simon from Tornio", "tornio"),  # "Simon" is a name before it is Simo's genitive
+        ("Hi, I'm Simon. Tornio", "tornio"),
+        ("I live in Tornio, my name is Simon", "tornio"),
+        ("Kemi, Simon koulu", "kemi"),
+        ("Kemin ja Tornion ryhmät", None),  # both inflected: still two towns
+        ("Simo ja Tornio", None),
+    ],
+)
+def test_of_two_towns_the_one_written_as_its_name_wins_over_an_inflected_one(
+    towns: TownNames, text: str, town: str | None
+) -> None:
+    assert towns.find(text) == town
+
+
 def test_a_town_added_to_the_file_is_recognised_without_code() -> None:
     raw = yaml.safe_load((ROOT / "content" / "groups.yml").read_text(encoding="utf-8"))
     raw["municipalities"]["rovaniemi"] = {

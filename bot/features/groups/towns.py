@@ -7,7 +7,8 @@ A town added to the file is recognised without a change here.
 
 Whole words only: "Kemijärvi", "Keminmaa" and "kemia" (chemistry) name no town here, and "Ylitornio" is not
 Tornio. A longer name wins over a name inside it: "Yli-Tornio" (two words) is Ylitornio when the file lists that
-spelling, not Ylitornio and Tornio.
+spelling, not Ylitornio and Tornio. Between two towns, one written as its name and one only through a Finnish
+case ending, the name wins: in "Simon from Tornio", "Simon" is a person before it is Simo's genitive.
 """
 
 from __future__ import annotations
@@ -63,14 +64,15 @@ class TownNames:
     """Every way of writing each town, as sequences of word choices: a name of several words matches the
     same number of words in a row, each one of the choices at its place."""
 
-    forms: tuple[tuple[tuple[frozenset[str], ...], str], ...] = field(default=())
+    # (word choices, key, the last word's uninflected spellings)
+    forms: tuple[tuple[tuple[frozenset[str], ...], str, frozenset[str]], ...] = field(default=())
 
     @classmethod
     def build(
         cls, municipalities: Mapping[str, Mapping[str, str]], spellings: Mapping[str, Iterable[str]] | None = None
     ) -> TownNames:
         """From the file's names (key → language → name) and its other spellings (key → spellings)."""
-        forms: list[tuple[tuple[frozenset[str], ...], str]] = []
+        forms: list[tuple[tuple[frozenset[str], ...], str, frozenset[str]]] = []
         for key, names in municipalities.items():
             written = [(name, language == "fi") for language, name in names.items()]
             for spelling in (spellings or {}).get(key, ()):
@@ -81,31 +83,43 @@ class TownNames:
                 if not choices:
                     continue
                 last = next(iter(choices[-1]))
+                bases = frozenset(choices[-1])
                 if finnish and not _is_arabic(last):
                     choices[-1] |= _inflected(last)
                 first = next(iter(choices[0]))
                 if _is_arabic(first):
                     choices[0] |= {prefix + first for prefix in ARABIC_PROCLITICS}
-                form = (tuple(frozenset(choice) for choice in choices), key)
+                    if len(choices) == 1:
+                        bases = frozenset(choices[0])  # "بكيمي" (in Kemi) is the name as written
+                form = (tuple(frozenset(choice) for choice in choices), key, bases)
                 if form not in forms:
                     forms.append(form)
         return cls(tuple(forms))
 
-    def named(self, text: str) -> set[str]:
-        """The keys of every town that `text` names; a name inside a longer one counts only as the longer one."""
+    def _spans(self, text: str) -> list[tuple[int, int, str, bool]]:
+        """(start, end, key, as written) of every town name in `text`; "as written": not through a Finnish
+        case ending. A name inside a longer one counts only as the longer one."""
         tokens = words(text)
-        spans: list[tuple[int, int, str]] = []
-        for choices, key in self.forms:
+        spans: list[tuple[int, int, str, bool]] = []
+        for choices, key, bases in self.forms:
             for start in range(len(tokens) - len(choices) + 1):
                 if all(tokens[start + i] in choice for i, choice in enumerate(choices)):
-                    spans.append((start, start + len(choices), key))
-        return {
-            key
-            for start, end, key in spans
-            if not any(s <= start and end <= e and e - s > end - start for s, e, _ in spans)
-        }
+                    spans.append((start, start + len(choices), key, tokens[start + len(choices) - 1] in bases))
+        return [
+            span
+            for span in spans
+            if not any(s <= span[0] and span[1] <= e and e - s > span[1] - span[0] for s, e, _, _ in spans)
+        ]
+
+    def named(self, text: str) -> set[str]:
+        """The keys of every town that `text` names."""
+        return {key for _, _, key, _ in self._spans(text)}
 
     def find(self, text: str) -> str | None:
-        """The one town that `text` names; None when it names none, or several ("Kemi or Tornio?")."""
-        found = self.named(text)
+        """The one town that `text` names; None when it names none, or several ("Kemi or Tornio?"). Of several,
+        the one town written as its name beside others only inflected ("Simon from Tornio") is that one."""
+        spans = self._spans(text)
+        found = {key for _, _, key, _ in spans}
+        if len(found) > 1:
+            found = {key for _, _, key, written in spans if written}
         return found.pop() if len(found) == 1 else None
