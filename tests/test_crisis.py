@@ -91,6 +91,226 @@ def test_crises_found_by_qa_are_flagged(detector: CrisisDetector, lang: str, tex
     assert detector.category(text, lang) == category
 
 
+# A second QA round (2026-11-30): Arabic in Latin letters as Gulf, Levantine, Egyptian and Maghrebi
+# families write it; a child who does not wake up or is lost, in Finnish and Somali and then in every
+# language. Each QA message was missed before; the others are variants written to check that the
+# patterns generalise. Flagged with the language as hint and without one.
+QA_CRISES: list[tuple[str, str, str]] = [
+    # Arabizi, from QA
+    ("ar", "abi amoot", "self_harm"),
+    ("ar", "ana abgha amoot", "self_harm"),
+    ("ar", "abgha amoot", "self_harm"),
+    ("ar", "bghit nmout", "self_harm"),
+    ("ar", "ana ta3ban w abi amoot", "self_harm"),
+    ("ar", "abi antahir", "self_harm"),
+    ("ar", "badi entehar", "self_harm"),
+    ("ar", "zawji yadrabni", "violence"),
+    ("ar", "zawji yedrebni", "violence"),
+    ("ar", "zawjy darabni", "violence"),
+    ("ar", "abuy yedrebni", "violence"),
+    ("ar", "binti da3at", "child"),
+    ("ar", "ibni shireb dawa", "child"),
+    ("ar", "ana bdi mout", "self_harm"),
+    ("ar", "zawji yadrebni kol yom", "violence"),
+    # Arabizi, variants
+    ("ar", "aby amoot wallah", "self_harm"),
+    ("ar", "abghi amout", "self_harm"),
+    ("ar", "kanbghi nmout", "self_harm"),
+    ("ar", "ana 3ayez amoot", "self_harm"),
+    ("ar", "3ayza amoot khalas", "self_harm"),
+    ("ar", "nefsi amoot", "self_harm"),
+    ("ar", "n7eb nmout", "self_harm"),
+    ("ar", "bedde mout", "self_harm"),
+    ("ar", "ana badi moooot", "self_harm"),
+    ("ar", "bdi ento7er", "self_harm"),
+    ("ar", "fakart fel inti7ar", "self_harm"),
+    ("ar", "bghit nt7ar", "self_harm"),
+    ("ar", "ra7 a2tol 7ali", "self_harm"),
+    ("ar", "bdi 2otol nafsi", "self_harm"),
+    ("ar", "ma bdi 3ish", "self_harm"),
+    ("ar", "mabadi 3eesh aktar", "self_harm"),
+    ("ar", "mish 3ayza a3ish", "self_harm"),
+    ("ar", "mabghitch n3ich", "self_harm"),
+    ("ar", "ta3abt mn el 7aya", "self_harm"),
+    ("ar", "zawji bi-yedrabni kol yom", "violence"),
+    ("ar", "jozi 3am yedrobni", "violence"),
+    ("ar", "rajli ydrbni", "violence"),
+    ("ar", "zoji yazrabni", "violence"),
+    ("ar", "zawji kaydrbni", "violence"),
+    ("ar", "howa bidrabni", "violence"),
+    ("ar", "baba darabni mbare7", "violence"),
+    ("ar", "akhoi darabni w taradni", "violence"),
+    ("ar", "mama darabatni", "violence"),
+    ("ar", "zawji khana2ni", "violence"),
+    ("ar", "ibni da3 fi el souq", "child"),
+    ("ar", "binti dayi3a mn 3 sa3at", "child"),
+    ("ar", "waladi mafqud", "child"),
+    ("ar", "da3 ibni fi el mall", "child"),
+    ("ar", "daya3t binti fi el souq", "child"),
+    ("ar", "mish la2ya binti", "child"),
+    ("ar", "ibni ma la2ito", "child"),
+    ("ar", "wldi twedder", "child"),
+    ("ar", "ibni ma shofto mn 3 sa3at", "child"),
+    ("ar", "binti shirbat klor", "child"),
+    ("ar", "el walad bala3 7boub", "child"),
+    ("ar", "ibni bala3 batariya", "child"),
+    ("ar", "shireb klorox", "medical"),
+    ("ar", "ibni ma 3am yes7a", "medical"),
+    ("ar", "binti 7rartha 40 w ma 3am tes7a", "medical"),
+    ("ar", "zawji ghayeb 3an el wa3i", "medical"),
+    ("ar", "ma 2dirt sa77ih", "medical"),
+    # Arabic script
+    ("ar", "ابني حرارته عالية وما عم يصحى", "medical"),
+    ("ar", "ابني حرارته ٤٠ ومش قادر يصحى", "medical"),
+    ("ar", "بنتي حرارتها مرتفعة ولا تستيقظ", "medical"),
+    ("ar", "ما قدرت صحي ابني", "medical"),
+    ("ar", "ابني ضايع من 3 ساعات", "child"),
+    ("ar", "ضاع ابني في السوق", "child"),
+    # Finnish: the QA message, then variants
+    ("fi", "lapsella kova kuume eikä herää kunnolla, mitä teen", "medical"),
+    ("fi", "vauvalla on 40 astetta kuumetta eikä se herää", "medical"),
+    ("fi", "poika on tosi veltto ja kuumeinen eikä meinaa herätä", "medical"),
+    ("fi", "lapsella korkea kuume ja hän on tosi unelias, ei herää kunnolla", "medical"),
+    ("fi", "tyttö ei reagoi mihinkään ja kuumetta on 40", "medical"),
+    ("fi", "en saa lasta hereille", "medical"),
+    ("fi", "en saa vauvaa heräämään", "medical"),
+    ("fi", "mieheni ei herää vaikka ravistan", "medical"),
+    ("fi", "tyttäreni on hukassa kaupassa", "child"),
+    ("fi", "lapseni on eksynyt metsään", "child"),
+    ("fi", "lapsi eksyi kaupassa enkä löydä häntä", "child"),
+    ("fi", "poikaa ei ole näkynyt kolmeen tuntiin", "child"),
+    ("fi", "5-vuotias lähti ulos eikä ole palannut, kolme tuntia", "child"),
+    # Somali: the QA messages, then variants
+    ("so", "ilmahaygu qandho badan ayuu qabaa mana soo jeedo", "medical"),
+    ("so", "ilmahaygii wuu lumay 3 saac ma arkin", "child"),
+    ("so", "ilmahaygii wuu lumay", "child"),
+    ("so", "ilmaha qandho kulul ayuu qabaa mana toosayo", "medical"),
+    ("so", "wiilkayga ma soo toosayo, qandho ayuu qabaa", "medical"),
+    ("so", "gabadhayda ma toosin karo", "medical"),
+    ("so", "canugga waan toosin kari waayay", "medical"),
+    ("so", "wiilkaygii waa la waayay", "child"),
+    ("so", "gabadhaydii way lumtay", "child"),
+    ("so", "ilmaheygu wuu lumay suuqa", "child"),
+    ("so", "ilmahayga ma arko meelna", "child"),
+    ("so", "wiilkayga 3 saac ma arag", "child"),
+    ("so", "gabadhayda waan waayay", "child"),
+    # English, Russian, Swahili: the same situations in other words
+    ("en", "my child isn't waking up properly", "medical"),
+    ("en", "I can't wake my son up", "medical"),
+    ("en", "baby has high fever and is hard to wake", "medical"),
+    ("en", "my daughter is burning hot and not waking up", "medical"),
+    ("en", "I lost my daughter at the mall", "child"),
+    ("en", "haven't seen my son for 3 hours, he is 7", "child"),
+    ("en", "my kid is lost", "child"),
+    ("en", "my daughter is lost, I can't find her", "child"),
+    ("ru", "ребенок с температурой 40 не может проснуться", "medical"),
+    ("ru", "у малыша жар и его не добудиться", "medical"),
+    ("ru", "не могу разбудить сына", "medical"),
+    ("ru", "rebenok ne prosypaetsya", "medical"),
+    ("ru", "не могу найти дочь уже 3 часа", "child"),
+    ("sw", "mtoto ana homa kali na haamki vizuri", "medical"),
+    ("sw", "mtoto hataki kuamka na ana homa kali sana", "medical"),
+    ("sw", "siwezi kumwamsha mtoto", "medical"),
+    ("sw", "mwanangu amepotea masaa 3 sijamwona", "child"),
+    ("sw", "nimempoteza mtoto sokoni", "child"),
+    # Real threats next to the "X tappaa minut" idiom of the guard below
+    ("fi", "mieheni tappaa minut", "threat"),
+    ("fi", "hän uhkasi tappaa minut", "violence"),
+    ("fi", "se tappaa minut jos kerron", "threat"),
+    ("fi", "tämä mies tappaa minut", "threat"),
+    ("fi", "täällä joku tappaa minut", "threat"),
+    ("fi", "työkaveri tappaa minut", "threat"),
+    ("fi", "kun tulen koulusta, isä tappaa minut", "threat"),
+    ("fi", "Kela otti rahat ja mieheni tappaa minut", "threat"),
+    ("fi", "Kela tappaa minut noilla papereilla ja mieheni lyö minua", "violence"),
+]
+
+# Near-misses of the same QA round: idioms and everyday messages that share the crisis words.
+QA_NEAR_MISSES: list[tuple[str, str]] = [
+    # The QA false alarm and the same idiom with other things
+    ("fi", "Kela tappaa minut noilla papereilla"),
+    ("fi", "Kelan paperit tappaa mut"),
+    ("fi", "nää lomakkeet tappaa mut"),
+    ("fi", "tämä byrokratia tappaa minut vielä"),
+    ("fi", "koulu tappaa minut"),
+    ("fi", "työ tappaa minut"),
+    ("fi", "tää helle tappaa mut"),
+    ("fi", "tää pakkanen tappaa mut kohta"),
+    ("fi", "Migri tappaa minut näillä hakemuksilla"),
+    ("fi", "TE-toimisto tappaa minut"),
+    ("fi", "tää odottaminen Kelassa tappaa minut"),
+    ("fi", "matikan koe tappaa mut"),
+    ("en", "this kela form is killing me lol"),
+    # Arabizi
+    ("ar", "ana ta3ban men el shoghl"),
+    ("ar", "abi amoot mn el dah7k"),
+    ("ar", "ana bamoot mn el da7k"),
+    ("ar", "abi amoot feek ya 7abibi"),
+    ("ar", "bdi mot de passe jdid"),
+    ("ar", "binti da3at el mafateh"),
+    ("ar", "binti daya3at shantetha"),
+    ("ar", "ibni da3 menno el ktab"),
+    ("ar", "waladi da3 el bas"),
+    ("ar", "binti da3at fi el riyadiyat"),
+    ("ar", "ibni ma rja3 lel madrase ba3d el 3otla"),
+    ("ar", "ibni ma shofto mn 3 snin"),
+    ("ar", "zawji yadrab el bab"),
+    ("ar", "el bard darabni"),
+    ("ar", "mumkin tdarrebni 3ala el shoghl"),
+    ("ar", "baba darrabni swa2a"),
+    ("ar", "abi ashoof el mawa3eed"),
+    ("ar", "abi yedrisni riyadiyat"),
+    ("ar", "ibni shireb dawa2o"),
+    ("ar", "ibni shireb dawa el ka7 mitl ma 2al el doctor"),
+    ("ar", "ibni shireb 7alib"),
+    ("ar", "mish 3ayez 3eish"),
+    ("ar", "ibni ma byes7a bakkir lel madrase"),
+    ("ar", "ابني ما بيصحى الصبح للمدرسة"),
+    ("ar", "ما قدرت اصحى الصبح"),
+    ("ar", "بنتي ضيعت المفاتيح"),
+    # Sleep, school and found again
+    ("fi", "lapsi ei herää aamulla kouluun"),
+    ("fi", "lapsi nukkuu hyvin eikä herää yöllä"),
+    ("fi", "en saa teiniä hereille ennen puoltapäivää"),
+    ("fi", "poika eksyi kaupassa mutta löytyi heti"),
+    ("fi", "lapset on hukassa uuden koulun kanssa"),
+    ("fi", "poikani hukkasi avaimet"),
+    ("fi", "lapsella on lievä kuume mutta muuten pirteä"),
+    ("so", "wiilkaygu subaxdii ma toosayo dugsiga"),
+    ("so", "ilmahaygu qandho yar ayuu qabaa"),
+    ("so", "furahaygii wuu lumay"),
+    ("so", "gabadhaydu taleefankeedii way lumisay"),
+    ("so", "wiilkaygu meelna ma aado"),
+    ("so", "ilmahaygu dugsiga wuu ka maqan yahay maanta"),
+    ("en", "my son won't wake up for school in the morning"),
+    ("en", "I can't wake my husband up for work lol"),
+    ("en", "my son got lost at the mall but we found him"),
+    ("en", "my daughter is lost in the new school"),
+    ("en", "I lost my son last year"),
+    ("en", "haven't seen my son for 3 years"),
+    ("ru", "сын не просыпается в школу по утрам"),
+    ("ru", "не могу разбудить мужа на работу"),
+    ("ru", "у ребенка температура 37.5, вялый, но играет"),
+    ("sw", "mtoto haamki asubuhi kwenda shule"),
+    ("sw", "siwezi kumpata mwanangu kwenye simu"),
+    ("sw", "nimempoteza mwanangu mwaka jana"),
+]
+
+
+@pytest.mark.parametrize(("lang", "text", "category"), QA_CRISES)
+def test_crises_of_the_second_qa_round_are_flagged(
+    detector: CrisisDetector, lang: str, text: str, category: str
+) -> None:
+    assert detector.category(text, lang) == category
+    assert detector.is_crisis(text)  # the language guess may be wrong or missing
+
+
+@pytest.mark.parametrize(("lang", "text"), QA_NEAR_MISSES)
+def test_near_misses_of_the_second_qa_round_are_not_flagged(detector: CrisisDetector, lang: str, text: str) -> None:
+    assert not detector.is_crisis(text, lang), detector.match(text, lang)
+    assert not detector.is_crisis(text), detector.match(text)
+
+
 @pytest.mark.parametrize(
     ("lang", "text", "asks"),
     [
@@ -121,7 +341,9 @@ def test_idioms_are_guarded_but_do_not_hide_a_crisis(detector: CrisisDetector) -
     assert not detector.is_crisis("Tää läksy tappaa mut 😂")
     assert not detector.is_crisis("الواجب عم يقتلني")
     assert not detector.is_crisis("умираю со смеху")
+    assert not detector.is_crisis("Kela tappaa minut noilla papereilla")
     assert detector.category("I'm dying to learn Finnish but my husband hits me") == "violence"
+    assert detector.category("Kela tappaa minut noilla papereilla ja mieheni lyö minua") == "violence"
 
 
 def test_normalisation_is_forgiving(detector: CrisisDetector) -> None:
