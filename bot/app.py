@@ -12,12 +12,13 @@ from bot.core.registry import Registry
 from bot.core.services import Services, Understands
 from bot.core.texts import Texts
 from bot.db.database import Database
-from bot.features import booking, groups, guide, handoff, menu, onboarding, privacy, stats
+from bot.features import booking, groups, guide, handoff, menu, onboarding, privacy, staff_help, stats
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Order matters only where a feature takes over an intent or media kind from an earlier one.
+# Order matters only where a feature takes over an intent or media kind from an earlier one, and for
+# staff_help, which answers the staff-group commands no earlier feature took: it comes last.
 FEATURES: tuple[ModuleType, ...] = (
     onboarding,
     menu,
@@ -27,6 +28,7 @@ FEATURES: tuple[ModuleType, ...] = (
     privacy,
     groups,
     stats,
+    staff_help,
 )
 
 

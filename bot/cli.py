@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable
 
@@ -32,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     setup_logging(settings.log_level)
+    if args.command != "run":
+        # Every command migrates the database first; alembic's INFO lines ("Context impl SQLiteImpl", each
+        # migration) belong in the running bot's log, not in a coordinator's terminal. Problems still show.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     handler: Callable[[argparse.Namespace, Settings], int] | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
@@ -93,8 +98,15 @@ def run_telegram(_args: argparse.Namespace, settings: Settings) -> int:
 def run_migrate(_args: argparse.Namespace, settings: Settings) -> int:
     from bot.db.database import Database
 
-    Database(settings.database_url).migrate()
-    print("database is up to date")
+    database = Database(settings.database_url)
+    try:
+        applied = database.migrate()
+    finally:
+        database.dispose()
+    if applied:
+        print(f"database is up to date: applied {len(applied)} migration(s): {', '.join(applied)}")
+    else:
+        print("database is up to date: nothing to apply")
     return 0
 
 

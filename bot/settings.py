@@ -64,9 +64,11 @@ class Settings:
     booking_max_future: int = 2
     booking_close_hours: float = 12.0
     booking_reminder_hours: float = 24.0
-    # Handoff: when counsellors answer (`mon-fri 08:00-16:00`), days off (`2026-12-24,2026-12-25`), minutes
-    # before an unclaimed request is re-alerted, and the language of ticket cards in the staff group.
+    # Handoff: when counsellors answer (`mon-fri 08:00-16:00`), whose public holidays are days off (`FI`;
+    # empty: none), extra local days off (`2026-12-28,2026-12-29`), minutes before an unclaimed request is
+    # re-alerted, and the language of ticket cards in the staff group.
     office_hours: str = "mon-fri 08:00-16:00"
+    public_holidays: str = "FI"
     holidays: str = ""
     handoff_realert_minutes: int = 15
     staff_language: str = "fi"
@@ -85,6 +87,7 @@ class Settings:
 
         defaults = cls()
         staff = get("STAFF_CHAT_ID")
+        public_holidays = get("PUBLIC_HOLIDAYS")  # set but empty: no public holidays, so not `or` the default
         values: dict[str, object] = {
             "telegram_bot_token": get("TELEGRAM_BOT_TOKEN") or "",
             "telegram_api_base_url": (get("TELEGRAM_API_BASE_URL") or "").rstrip("/"),
@@ -118,6 +121,7 @@ class Settings:
             "booking_close_hours": float(get("BOOKING_CLOSE_HOURS") or defaults.booking_close_hours),
             "booking_reminder_hours": float(get("BOOKING_REMINDER_HOURS") or defaults.booking_reminder_hours),
             "office_hours": get("OFFICE_HOURS") or defaults.office_hours,
+            "public_holidays": defaults.public_holidays if public_holidays is None else public_holidays,
             "holidays": get("HOLIDAYS") or "",
             "handoff_realert_minutes": int(get("HANDOFF_REALERT_MINUTES") or defaults.handoff_realert_minutes),
             "staff_language": get("STAFF_LANGUAGE") or defaults.staff_language,

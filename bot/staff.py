@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,6 +17,7 @@ from bot.db.models import AuditEntry, Counsellor
 from bot.settings import SERVED_LANGUAGES, Settings
 
 CLI_ACTOR = "cli"  # who the audit log names for actions taken on the command line
+NAME_CHARS = 100  # Counsellor.name's column
 
 
 def typed_number(text: str) -> int | None:
@@ -74,7 +76,11 @@ def add_admin_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
     remove = csub.add_parser("remove", help="deactivate a counsellor")
     remove.add_argument("--telegram-id", type=int, required=True)
     remove.set_defaults(handler=_remove)
-    listing = csub.add_parser("list", help="list counsellors")
+    duty = csub.add_parser("duty", help="on duty: private alerts of urgent requests (on), or none (off)")
+    duty.add_argument("--telegram-id", type=int, required=True)
+    duty.add_argument("state", choices=("on", "off"), help="on: private alerts of urgent requests; off: none")
+    duty.set_defaults(handler=_duty)
+    listing = csub.add_parser("list", help="list counsellors (with the Telegram ids the other commands take)")
     listing.set_defaults(handler=_list)
     audit_parser = sub.add_parser("audit", help="read the audit log of staff actions")
     audit_parser.add_argument("--limit", type=int, default=50)
@@ -82,17 +88,32 @@ def add_admin_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
 
 
 def _add(args: argparse.Namespace, settings: Settings) -> int:
+    name = " ".join(args.name.split())
+    if not name:
+        # Families read it: "👋 Anna from our team is here now".
+        print("--name cannot be empty: families see it when the counsellor takes their request", file=sys.stderr)
+        return 2
+    if len(name) > NAME_CHARS:
+        print(f"--name is too long (at most {NAME_CHARS} characters)", file=sys.stderr)
+        return 2
+    if args.telegram_id <= 0:
+        # Telegram ids of people are positive; groups and channels have negative ones.
+        print(
+            "--telegram-id must be a person's Telegram id, a positive number (a negative one is a group's)",
+            file=sys.stderr,
+        )
+        return 2
     languages = [code.strip() for code in args.languages.split(",") if code.strip()]
     unknown = [code for code in languages if code not in (*SERVED_LANGUAGES, "sv")]
     if unknown:
-        print(f"unknown language code(s): {', '.join(unknown)}")
+        print(f"unknown language code(s): {', '.join(unknown)}", file=sys.stderr)
         return 2
     with admin_session(settings) as session:
         row = session.scalar(select(Counsellor).where(Counsellor.telegram_id == args.telegram_id))
         if row is None:
-            row = Counsellor(telegram_id=args.telegram_id, name=args.name)
+            row = Counsellor(telegram_id=args.telegram_id, name=name)
             session.add(row)
-        row.name, row.active = args.name, True
+        row.name, row.active = name, True
         row.languages = ",".join(languages)
         row.municipalities = ",".join(m.strip() for m in args.municipalities.split(",") if m.strip())
         session.flush()
@@ -113,11 +134,38 @@ def _remove(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _duty(args: argparse.Namespace, settings: Settings) -> int:
+    on_duty = args.state == "on"
+    with admin_session(settings) as session:
+        row = session.scalar(select(Counsellor).where(Counsellor.telegram_id == args.telegram_id))
+        if row is None:
+            print("no such counsellor (see `admin counsellor list`)", file=sys.stderr)
+            return 1
+        row.on_duty = on_duty
+        audit(session, CLI_ACTOR, "counsellor.duty", f"counsellor:{row.id}", on_duty=on_duty)
+        inactive = "" if row.active else " (inactive: no alerts until added again)"
+    print(f"counsellor {'on' if on_duty else 'off'} duty{inactive}")
+    return 0
+
+
+LIST_COLUMNS = ("id", "telegram_id", "name", "languages", "municipalities", "active", "on_duty")
+
+
 def _list(_args: argparse.Namespace, settings: Settings) -> int:
+    """One counsellor a line, tab-separated under a header: `remove` and `duty` take the Telegram id."""
     with admin_session(settings, write=False) as session:
-        for row in session.scalars(select(Counsellor).order_by(Counsellor.id)):
-            state = "active" if row.active else "inactive"
-            print(f"{row.id}\t{row.name}\t{row.languages}\t{row.municipalities}\t{state}")
+        rows = session.scalars(select(Counsellor).order_by(Counsellor.id)).all()
+        if not rows:
+            print("no counsellors yet: add one with `admin counsellor add --telegram-id N --name NAME`")
+            return 0
+        print("\t".join(LIST_COLUMNS))
+        for row in rows:
+            flags = ("yes" if row.active else "no", "yes" if row.on_duty else "no")
+            print(
+                "\t".join(
+                    (str(row.id), str(row.telegram_id), row.name, row.languages, row.municipalities or "-", *flags)
+                )
+            )
     return 0
 
 

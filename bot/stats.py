@@ -23,7 +23,7 @@ import json
 import re
 import statistics as pystats
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -35,8 +35,9 @@ from sqlalchemy.orm import Session, aliased
 
 from bot import timefmt
 from bot.core.texts import Safe
-from bot.db.models import Counsellor, GuideFeedback, User
+from bot.db.models import ConversationState, Counsellor, GuideFeedback, User
 from bot.features.booking.models import Booking, Slot
+from bot.features.groups.catalog import CatalogError, load_catalog
 from bot.features.groups.models import CANCELLED, COMING, HAPPENING, NOT_COMING, Group, Occurrence, Rsvp, Subscription
 from bot.features.handoff.models import Ticket, TicketReason, TicketStatus
 from bot.features.privacy.data import ERASED_CHANNEL
@@ -72,7 +73,7 @@ class WeekStats:
 @dataclass(frozen=True)
 class GroupStats:
     group: str  # the group's name in the report's language
-    municipality: str
+    municipality: str  # its town's name in the report's language (from content/groups.yml), else the town's key
     subscribers: int  # reminders on, now
     new_subscriptions: int  # subscribed (or subscribed again) in the period
     meetings: int  # meetings that took place in the period (not cancelled)
@@ -219,13 +220,32 @@ def _weekly(session: Session, rows: Select[Any], bounds: Sequence[datetime]) -> 
     return counts
 
 
+def town_names(content_dir: Path, language: str) -> dict[str, str]:
+    """The municipalities' names in `language` from `content/groups.yml` ({} if the file has problems: the
+    report then shows the towns' keys, and `content check` tells what is wrong)."""
+    try:
+        catalog = load_catalog(content_dir / "groups.yml")
+    except CatalogError:
+        return {}
+    return {key: catalog.municipality_name(key, language) for key in catalog.municipalities}
+
+
 def _family_users() -> ColumnElement[bool]:
-    """Counsellors who write in the staff group get a user row too, and the privacy feature keeps one
-    placeholder row that the anonymised tickets of erased families point to: neither is a family."""
+    """Families: the people who have written to the bot itself. Not a family:
+
+    - anyone who has only written in the staff group (an intern, a coordinator, a counsellor not on the list):
+      the engine gives every sender a user row and a conversation state, and a private message always leaves
+      the state at a step (every answer is a step, and a message nothing answers gets the menu), while in the
+      staff group the state never gets one;
+    - listed counsellors, who may also use the bot privately (their slots);
+    - the privacy feature's placeholder row that the anonymised tickets of erased families point to.
+    """
     counsellor_ids = select(cast(Counsellor.telegram_id, String(64)))
+    only_in_staff_group = exists().where(ConversationState.user_id == User.id, ConversationState.flow.is_(None))
     return and_(
         User.channel != ERASED_CHANNEL,
         or_(User.channel != "telegram", User.external_id.not_in(counsellor_ids)),
+        ~only_in_staff_group,
     )
 
 
@@ -238,8 +258,10 @@ def compute_statistics(
     language: str = "en",
     weeks: int = DEFAULT_WEEKS,
     until: date | None = None,
+    towns: Mapping[str, str] | None = None,
 ) -> Statistics:
-    """The statistics of the last `weeks` local weeks (up to `until`, if given). Group names in `language`."""
+    """The statistics of the last `weeks` local weeks (up to `until`, if given). Group names in `language`, and
+    their towns' names from `towns` (municipality key → name, see `town_names`)."""
     bounds = period_bounds(now, zone, weeks, until)
     start, end = bounds[0], bounds[-1]
 
@@ -260,7 +282,8 @@ def compute_statistics(
 
     # Group meetings: RSVP counts and the recorded head count per meeting that started in the period.
     names = {
-        group.id: (group.name(language), group.municipality, group.active) for group in session.scalars(select(Group))
+        group.id: (group.name(language), (towns or {}).get(group.municipality, group.municipality), group.active)
+        for group in session.scalars(select(Group))
     }
     coming = func.count(case((Rsvp.answer == COMING, Rsvp.id)))
     not_coming = func.count(case((Rsvp.answer == NOT_COMING, Rsvp.id)))
@@ -539,10 +562,10 @@ def _lines(stats: Statistics, t: Translate, language: str, meeting_lines: int) -
             "stats.title",
             start=timefmt.format_day(language, stats.period_start.astimezone(zone).date()),
             end=timefmt.format_day(language, last_day),
-            weeks=len(stats.weeks),
+            weeks=Safe(t("stats.weeks", count=len(stats.weeks))),
         ),
         "",
-        t("stats.families", total=stats.users, new=stats.new_users),
+        t("stats.families", total=stats.users, new=Safe(t("stats.new_families", count=stats.new_users))),
         t(
             "stats.languages",
             languages=" · ".join(
@@ -576,6 +599,7 @@ def _lines(stats: Statistics, t: Translate, language: str, meeting_lines: int) -
             t(
                 "stats.group_line",
                 group=group.group,
+                municipality=group.municipality,
                 subscribers=group.subscribers,
                 new=group.new_subscriptions,
                 meetings=group.meetings,
@@ -628,7 +652,11 @@ def _lines(stats: Statistics, t: Translate, language: str, meeting_lines: int) -
         if k.median_minutes_to_claim is not None
         else t("stats.claim_time_none"),
         t("stats.queue_now", waiting=k.waiting_now, claimed=k.in_conversation_now),
-        t("stats.rating", average=_number(k.average_rating, language), count=k.ratings)
+        t(
+            "stats.rating",
+            average=_number(k.average_rating, language),
+            ratings=Safe(t("stats.ratings", count=k.ratings)),
+        )
         if k.average_rating is not None
         else t("stats.rating_none"),
     ]
@@ -730,6 +758,7 @@ def run_stats(args: argparse.Namespace, settings: Settings) -> int:
                 language=args.language,
                 weeks=args.weeks,
                 until=args.until,
+                towns=town_names(settings.content_dir, args.language),
             )
             audit(session, "cli", "stats.read", None, weeks=args.weeks, chart=args.chart is not None)
     finally:

@@ -6,7 +6,7 @@ Pure functions of an aware datetime, a language and a time zone: storage is UTC,
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 
 # Monday first, as `date.weekday()` counts.
 WEEKDAYS: dict[str, tuple[str, ...]] = {
@@ -198,3 +198,31 @@ def format_span(language: str | None, start: datetime, end: datetime, zone: tzin
         f"{format_day(lang, begins.date())}, {format_clock(lang, begins.time())}–{format_time(lang, end, zone)}"
         f" ({swahili_reading(begins.time())})"
     )
+
+
+# How long something has lasted, as staff read it: unit abbreviations as each language writes them after a
+# number (Swahili puts the unit first: "siku 2 saa 16"). Days, hours, minutes.
+DURATION_UNITS: dict[str, tuple[str, str, str]] = {
+    "fi": ("{} vrk", "{} h", "{} min"),
+    "en": ("{} d", "{} h", "{} min"),
+    "ar": ("{} يوم", "{} ساعة", "{} دقيقة"),
+    "ru": ("{} сут.", "{} ч", "{} мин"),
+    "so": ("{} maalin", "{} saac", "{} daqiiqo"),
+    "sw": ("siku {}", "saa {}", "dakika {}"),
+}
+
+
+def format_duration(language: str | None, length: timedelta) -> str:
+    """A length of time in its two largest units, rounded down: "2 vrk 16 h", "5 h 20 min", "45 min" in
+    Finnish; "2 d 16 h" in English. A whole day or hour drops the zero: "3 vrk", "1 h"."""
+    day, hour, minute = DURATION_UNITS[_lang(language)]
+    minutes = max(0, int(length.total_seconds() // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        parts = [day.format(days)] + ([hour.format(hours)] if hours else [])
+    elif hours:
+        parts = [hour.format(hours)] + ([minute.format(minutes)] if minutes else [])
+    else:
+        parts = [minute.format(minutes)]
+    return " ".join(parts)

@@ -1,4 +1,5 @@
-"""The entry points as a newcomer and an outside check use them: `chat` and `run` in real processes."""
+"""The entry points as a newcomer and an outside check use them: `chat`, `run` and `admin` in real processes,
+and the counsellor list on the command line."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from alembic import command
+from sqlalchemy import select, text
+
+from bot.cli import main
 from bot.core.texts import Texts
+from bot.db.database import Database, alembic_config
+from bot.db.models import AuditEntry, Counsellor
 from bot.settings import ROOT
 from bot.testing.fake_bot_api import FakeBotApi
 
@@ -105,3 +113,88 @@ async def test_run_against_a_local_bot_api_server_survives_a_kill(api: FakeBotAp
                 process.kill()
         stderr = (await process.stderr.read()).decode() if process.stderr else ""
         assert "ABCdefGhIJKlmNoPQRsTUVwxyZ" not in stderr, "the bot token must never reach the logs"
+
+
+def admin(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m bot admin …` as a coordinator runs it, against a database in `tmp_path`."""
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'admin.db'}", "LOG_LEVEL": "INFO"}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "admin", *args],
+        cwd=tmp_path,  # no stray .env
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+    )
+
+
+def test_admin_commands_print_no_migration_log_and_migrate_says_what_it_applied(tmp_path: Path) -> None:
+    first = admin(tmp_path, "counsellor", "list")  # the first command on a new database migrates it
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert first.stderr == "", "no alembic INFO lines (Context impl SQLiteImpl, Running upgrade …)"
+    assert "no counsellors yet" in first.stdout
+    # A database made before the groups branch's latest migration: `migrate` names what it applies, in one line.
+    database = Database(f"sqlite:///{tmp_path / 'admin.db'}")
+    try:
+        with database.engine.begin() as connection:
+            heads = set(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
+            config = alembic_config(database.url)
+            config.attributes["connection"] = connection
+            command.downgrade(config, "groups@-1")
+            (undone,) = heads - set(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
+    finally:
+        database.dispose()
+    applied = admin(tmp_path, "migrate")
+    assert applied.returncode == 0 and applied.stderr == ""
+    assert applied.stdout == f"database is up to date: applied 1 migration(s): {undone}\n"
+    again = admin(tmp_path, "migrate")
+    assert again.stdout == "database is up to date: nothing to apply\n" and again.stderr == ""
+
+
+def test_counsellors_are_listed_with_their_ids_and_put_on_and_off_duty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'staff.db'}"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", url)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(["admin", "counsellor", *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    # Families read the name ("👋 Anna from our team is here now"); a negative id is a group's.
+    for bad in (["--name", ""], ["--name", "   "], ["--telegram-id", "-5"], ["--telegram-id", "0"]):
+        values = {"--telegram-id": "7005", "--name": "Eve", **dict(zip(bad[::2], bad[1::2], strict=True))}
+        code, out, err = run("add", *(item for pair in values.items() for item in pair))
+        assert code == 2 and out == "" and bad[0] in err, bad
+    assert run("add", "--telegram-id", "7001", "--name", " Anna ", "--municipalities", "Kemi,Tornio")[0] == 0
+    assert run("add", "--telegram-id", "7003", "--name", "Ben", "--languages", "fi,en,ar")[0] == 0
+
+    assert run("duty", "--telegram-id", "7003", "off")[:2] == (0, "counsellor off duty\n")
+    code, _out, err = run("duty", "--telegram-id", "7999", "on")
+    assert code == 1 and "no such counsellor" in err
+    code, out, _err = run("list")
+    assert code == 0
+    assert out.splitlines() == [
+        "id\ttelegram_id\tname\tlanguages\tmunicipalities\tactive\ton_duty",
+        "1\t7001\tAnna\tfi,en\tKemi,Tornio\tyes\tyes",
+        "2\t7003\tBen\tfi,en,ar\t-\tyes\tno",
+    ]
+    assert run("duty", "--telegram-id", "7003", "on")[0] == 0
+
+    database = Database(url)
+    try:
+        with database.sessions() as session:
+            rows = session.scalars(select(Counsellor).order_by(Counsellor.id)).all()
+            audit_rows = [(a.actor, a.action, a.target, a.details) for a in session.scalars(select(AuditEntry))]
+    finally:
+        database.dispose()
+    assert [(row.telegram_id, row.name, row.on_duty) for row in rows] == [(7001, "Anna", True), (7003, "Ben", True)]
+    assert audit_rows == [
+        ("cli", "counsellor.add", "counsellor:1", {}),
+        ("cli", "counsellor.add", "counsellor:2", {}),
+        ("cli", "counsellor.duty", "counsellor:2", {"on_duty": False}),
+        ("cli", "counsellor.duty", "counsellor:2", {"on_duty": True}),
+    ]

@@ -6,7 +6,7 @@ import itertools
 import json
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -27,7 +27,17 @@ from bot.db.models import AuditEntry, Counsellor
 from bot.features.handoff.models import Ticket, TicketMessage, TicketStatus
 from bot.features.handoff.translate import LibreTranslateClient, NoTranslation, build_translator
 from tests.client import BotClient, plain
-from tests.handoff_support import COUNSELLOR, MONDAY_0030, SATURDAY_11, STAFF_CHAT, WEDNESDAY_10, Clock, HandoffNLU, t
+from tests.handoff_support import (
+    COUNSELLOR,
+    HELSINKI,
+    MONDAY_0030,
+    SATURDAY_11,
+    STAFF_CHAT,
+    WEDNESDAY_10,
+    Clock,
+    HandoffNLU,
+    t,
+)
 
 SECOND_COUNSELLOR = 7003
 
@@ -95,6 +105,8 @@ class Room:
 
 
 EIGHT_SW = "08:00 (saa 2 asubuhi)"  # opening time in Swahili: the clock and its Swahili reading
+FOUR_SW = "16:00 (saa 10 alasiri)"  # closing time
+FRIDAY_1555 = datetime(2026, 11, 6, 15, 55, tzinfo=HELSINKI)  # five minutes before the weekend
 
 
 @pytest.fixture
@@ -131,6 +143,60 @@ def test_outside_office_hours_the_family_hears_when_and_gets_the_emergency_numbe
     assert t("sw", "handoff.answer_later", day=t("sw", "handoff.weekday.mon"), date="9 Novemba", time=EIGHT_SW) in texts
     assert texts[-1] == t("sw", "emergency.info")
     assert room.client.button(t("sw", "handoff.cancel"))
+
+
+@pytest.mark.parametrize(
+    ("now", "date"),
+    [
+        (datetime(2026, 12, 25, 11, 0, tzinfo=HELSINKI), "28 Desemba"),  # Christmas Day (a Friday)
+        (datetime(2026, 12, 24, 11, 0, tzinfo=HELSINKI), "28 Desemba"),  # Christmas Eve (a Thursday)
+        (datetime(2027, 3, 29, 11, 0, tzinfo=HELSINKI), "30 Machi"),  # Easter Monday: next is Tuesday
+    ],
+)
+def test_on_a_public_holiday_the_family_hears_the_next_working_day_and_the_emergency_numbers(
+    make_client, clock, now, date
+) -> None:
+    clock.now = now
+    room = make_room(make_client, clock)
+    room.family("nataka mtu")
+    texts = [reply.text for reply in room.client.last]
+    day = "mon" if now.year == 2026 else "tue"
+    assert t("sw", "handoff.answer_later", day=t("sw", f"handoff.weekday.{day}"), date=date, time=EIGHT_SW) in texts
+    assert texts[-1] == t("sw", "emergency.info")
+    assert t("sw", "handoff.answer_today", until=FOUR_SW) not in texts
+
+
+def test_a_local_day_off_from_holidays_is_honoured_too(make_client, clock) -> None:
+    clock.now = datetime(2026, 12, 28, 11, 0, tzinfo=HELSINKI)  # an ordinary Monday, closed locally
+    room = make_room(make_client, clock, holidays="2026-12-28")
+    room.family("nataka mtu")
+    texts = [reply.text for reply in room.client.last]
+    assert (
+        t("sw", "handoff.answer_later", day=t("sw", "handoff.weekday.tue"), date="29 Desemba", time=EIGHT_SW) in texts
+    )
+    assert texts[-1] == t("sw", "emergency.info")
+
+
+def test_just_before_closing_on_a_friday_the_family_hears_monday_and_the_emergency_numbers(make_client, clock) -> None:
+    clock.now = FRIDAY_1555
+    room = make_room(make_client, clock)
+    room.family("nataka mtu")
+    texts = [reply.text for reply in room.client.last]
+    monday = t("sw", "handoff.weekday.mon")
+    assert t("sw", "handoff.answer_closing", until=FOUR_SW, day=monday, date="9 Novemba", time=EIGHT_SW) in texts
+    assert texts[-1] == t("sw", "emergency.info")
+    assert t("sw", "handoff.answer_today", until=FOUR_SW) not in texts
+
+
+def test_just_before_closing_a_crisis_hears_when_it_will_be_read(make_client, clock) -> None:
+    clock.now = FRIDAY_1555
+    room = make_room(make_client, clock)
+    replies = room.family("I want to kill myself")
+    assert replies[0].text == t("sw", "crisis.info")
+    monday = t("sw", "handoff.weekday.mon")
+    expected = t("sw", "handoff.urgent_closing", until=FOUR_SW, day=monday, date="9 Novemba", time=EIGHT_SW)
+    assert replies[-1].text == expected
+    assert room.ticket().urgent
 
 
 def test_before_the_office_opens_the_family_hears_today_not_the_next_working_day(make_client, clock) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.features.handoff.config import HandoffConfig, OfficeHours
-from bot.features.handoff.office_hours import is_open, next_opening, realert_due
+from bot.features.handoff.office_hours import CLOSING_MARGIN, answers_today, is_open, next_opening, realert_due
+from bot.features.handoff.public_holidays import national_holidays
 from bot.settings import Settings
 from tests.handoff_support import HELSINKI
 
@@ -58,9 +59,101 @@ def test_next_opening(now: datetime, expected: datetime) -> None:
 
 
 def test_holidays_are_not_working_days() -> None:
-    hours = OfficeHours.parse("mon-fri 08:00-16:00", holidays="2026-12-24,2026-12-25")
+    hours = OfficeHours.parse("mon-fri 08:00-16:00", holidays="2026-12-24,2026-12-25", public_holidays="")
     assert next_opening(helsinki(2026, 12, 23, 17, 0), hours) == helsinki(2026, 12, 28, 8, 0)
     assert not is_open(helsinki(2026, 12, 24, 10, 0), hours)
+    assert is_open(helsinki(2026, 12, 23, 10, 0), hours)
+
+
+@pytest.mark.parametrize(
+    ("now", "open_"),
+    [
+        (helsinki(2026, 12, 25, 11, 0), False),  # Christmas Day, a Friday
+        (helsinki(2026, 12, 24, 11, 0), False),  # Christmas Eve, a Thursday: offices close
+        (helsinki(2027, 6, 25, 11, 0), False),  # Midsummer Eve 2027: the Friday between 19 and 25 June
+        (helsinki(2027, 6, 24, 11, 0), True),  # the Thursday before it is an ordinary day
+        (helsinki(2026, 6, 19, 11, 0), False),  # Midsummer Eve 2026
+        (helsinki(2027, 3, 29, 11, 0), False),  # Easter Monday
+        (helsinki(2027, 3, 26, 11, 0), False),  # Good Friday
+        (helsinki(2027, 12, 6, 11, 0), False),  # Independence Day, a Monday
+        (helsinki(2027, 1, 6, 11, 0), False),  # Epiphany, a Wednesday
+        (helsinki(2026, 5, 14, 11, 0), False),  # Ascension Day
+        (helsinki(2026, 11, 30, 11, 0), True),  # an ordinary Monday
+        (helsinki(2026, 12, 28, 11, 0), True),  # the Monday after Christmas
+    ],
+)
+def test_finnish_public_holidays_are_days_off_by_default(now: datetime, open_: bool) -> None:
+    assert is_open(now, HOURS) is open_
+    assert is_open(now, HandoffConfig.from_settings(Settings()).office_hours) is open_
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (helsinki(2026, 12, 23, 17, 0), helsinki(2026, 12, 28, 8, 0)),  # over Christmas Eve and Day
+        (helsinki(2027, 3, 25, 17, 0), helsinki(2027, 3, 30, 8, 0)),  # over Good Friday to Easter Tuesday
+        (helsinki(2027, 6, 24, 16, 30), helsinki(2027, 6, 28, 8, 0)),  # over Midsummer
+        (helsinki(2027, 12, 31, 16, 30), helsinki(2028, 1, 3, 8, 0)),  # into the next year's calendar
+    ],
+)
+def test_next_opening_skips_public_holidays(now: datetime, expected: datetime) -> None:
+    assert next_opening(now, HOURS) == expected
+
+
+def test_the_finnish_calendar_has_christmas_eve_and_midsummer_eve() -> None:
+    """Not statutory holidays, but days Finnish offices close: the `holidays` library counts them as public
+    holidays of Finland. Should an upgrade move them elsewhere, add them in public_holidays.py."""
+    for year in range(2025, 2041):
+        days = national_holidays("FI", year)
+        assert date(year, 12, 24) in days
+        midsummer_eve = next(date(year, 6, d) for d in range(19, 26) if date(year, 6, d).weekday() == 4)
+        assert midsummer_eve in days
+        assert date(year, 12, 6) in days and date(year, 12, 25) in days
+
+
+def test_extra_holidays_add_to_the_national_ones() -> None:
+    hours = OfficeHours.parse("mon-fri 08:00-16:00", holidays="2026-12-28,2026-12-29")
+    assert not is_open(helsinki(2026, 12, 25, 10, 0), hours), "the national calendar still counts"
+    assert not is_open(helsinki(2026, 12, 28, 10, 0), hours)
+    assert next_opening(helsinki(2026, 12, 23, 17, 0), hours) == helsinki(2026, 12, 30, 8, 0)
+
+
+def test_public_holidays_of_another_country_or_none() -> None:
+    none = OfficeHours.parse("mon-fri 08:00-16:00", public_holidays="")
+    assert is_open(helsinki(2026, 12, 25, 10, 0), none)
+    germany = OfficeHours.parse("mon-fri 08:00-16:00", public_holidays=" de ")
+    assert germany.public_holidays == "DE"
+    assert is_open(helsinki(2026, 12, 24, 10, 0), germany)  # Christmas Eve is a working day there
+    assert not is_open(helsinki(2026, 12, 25, 10, 0), germany)
+    with pytest.raises(ValueError, match="PUBLIC_HOLIDAYS"):
+        OfficeHours.parse("mon-fri 08:00-16:00", public_holidays="XX")
+
+
+def test_the_holiday_calendar_is_built_once_per_year_not_per_call() -> None:
+    national_holidays.cache_clear()
+    start = helsinki(2026, 1, 1, 12, 0)
+    for hour in range(2000):
+        is_open(start + timedelta(hours=hour), HOURS)
+        next_opening(start + timedelta(hours=hour), HOURS)
+    assert national_holidays.cache_info().misses == 1  # 2000 hours from 1 January stay in 2026
+
+
+@pytest.mark.parametrize(
+    ("now", "today", "opening"),
+    [
+        (helsinki(2026, 11, 6, 15, 55), False, helsinki(2026, 11, 9, 8, 0)),  # Friday 15:55 → Monday
+        (helsinki(2026, 11, 6, 15, 30), False, helsinki(2026, 11, 9, 8, 0)),  # 30 minutes before closing
+        (helsinki(2026, 11, 6, 15, 29), True, helsinki(2026, 11, 9, 8, 0)),
+        (helsinki(2026, 11, 4, 15, 45), False, helsinki(2026, 11, 5, 8, 0)),  # Wednesday → Thursday
+        (helsinki(2027, 12, 3, 15, 55), False, helsinki(2027, 12, 7, 8, 0)),  # Monday is Independence Day
+        (helsinki(2026, 11, 4, 10, 0), True, helsinki(2026, 11, 5, 8, 0)),
+        (helsinki(2026, 11, 7, 11, 0), False, helsinki(2026, 11, 9, 8, 0)),  # Saturday
+    ],
+)
+def test_just_before_closing_the_family_is_not_told_today(now: datetime, today: bool, opening: datetime) -> None:
+    assert CLOSING_MARGIN == timedelta(minutes=30)
+    assert answers_today(now, HOURS) is today
+    assert next_opening(now, HOURS) == opening
 
 
 def test_office_hours_and_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -78,15 +171,36 @@ def test_office_hours_and_settings_from_the_environment(monkeypatch: pytest.Monk
     monkeypatch.delenv("OFFICE_HOURS")
     monkeypatch.delenv("STAFF_LANGUAGE")
     assert HandoffConfig.from_settings(Settings.from_env(env_file=missing)).office_hours == OfficeHours(
-        holidays=frozenset()
+        holidays=frozenset(), public_holidays="FI"
     )
     assert OfficeHours.parse("mon-fri 8-16", holidays="2026-12-06").holidays == frozenset({date(2026, 12, 6)})
+
+
+def test_public_holidays_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    missing = tmp_path / "missing.env"
+    monkeypatch.delenv("PUBLIC_HOLIDAYS", raising=False)
+    assert Settings.from_env(env_file=missing).public_holidays == "FI"
+    monkeypatch.setenv("PUBLIC_HOLIDAYS", "")  # set but empty: none
+    hours = HandoffConfig.from_settings(Settings.from_env(env_file=missing)).office_hours
+    assert hours.public_holidays == "" and is_open(helsinki(2026, 12, 25, 10, 0), hours)
+    monkeypatch.setenv("PUBLIC_HOLIDAYS", "se")
+    assert HandoffConfig.from_settings(Settings.from_env(env_file=missing)).office_hours.public_holidays == "SE"
+    monkeypatch.setenv("PUBLIC_HOLIDAYS", "Finland")
+    with pytest.raises(ValueError, match="PUBLIC_HOLIDAYS"):
+        HandoffConfig.from_settings(Settings.from_env(env_file=missing))
 
 
 def test_a_dotenv_file_and_settings_overrides_reach_the_handoff_config(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    for name in ("OFFICE_HOURS", "HOLIDAYS", "HANDOFF_REALERT_MINUTES", "STAFF_LANGUAGE", "TIMEZONE"):
+    for name in (
+        "OFFICE_HOURS",
+        "HOLIDAYS",
+        "PUBLIC_HOLIDAYS",
+        "HANDOFF_REALERT_MINUTES",
+        "STAFF_LANGUAGE",
+        "TIMEZONE",
+    ):
         monkeypatch.delenv(name, raising=False)
     env_file = tmp_path / ".env"
     env_file.write_text(
@@ -125,3 +239,13 @@ def test_night_requests_are_realerted_fifteen_minutes_after_opening_urgent_ones_
     assert due(night, helsinki(2026, 11, 5, 8, 15))
     assert due(night, night + FIFTEEN, urgent=True)
     assert not due(night, night + timedelta(minutes=20), urgent=True, last=night + FIFTEEN)
+
+
+def test_realerts_ignore_the_closing_margin_and_wait_over_holidays() -> None:
+    created = helsinki(2026, 11, 6, 15, 40)  # a Friday, inside the margin: counsellors are still reminded
+    assert due(created, helsinki(2026, 11, 6, 15, 55))
+    christmas = helsinki(2026, 12, 24, 10, 0)  # nobody is at work: only urgent requests are announced again
+    assert not due(christmas, christmas + timedelta(hours=2))
+    assert not due(christmas, helsinki(2026, 12, 28, 8, 10))
+    assert due(christmas, helsinki(2026, 12, 28, 8, 15))
+    assert due(christmas, christmas + FIFTEEN, urgent=True)

@@ -9,16 +9,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.channels.telegram import addressed_to_us
+from bot.core.messages import Incoming, UserRef
 from bot.db.models import AuditEntry, Counsellor
 from bot.features.handoff.models import Ticket, TicketStatus
 from bot.settings import Settings
 from bot.testing.fake_bot_api import FakeBotApi, Sent
 from tests.conftest import make_settings
-from tests.handoff_support import COUNSELLOR, STAFF_CHAT, STRANGER, WEDNESDAY_10, Clock, HandoffNLU, t
+from tests.handoff_support import COUNSELLOR, STAFF_CHAT, STRANGER, TEXTS, WEDNESDAY_10, Clock, HandoffNLU, t
 from tests.telegram_harness import RunningBot, running_bot
 
 FAMILY = 5550101
 ARABIC_FAMILY = 5550202
+OFF_DUTY = 7003
 
 
 @pytest.fixture
@@ -276,6 +279,8 @@ async def test_unclaimed_tickets_are_realerted_and_urgent_ones_reach_counsellors
     clock = Clock(WEDNESDAY_10)
     async with running_bot(settings, api, HandoffNLU()) as bot:
         start(bot, clock)
+        with bot.services.db.session() as session:  # Ben is on the list, but off duty (admin counsellor duty … off)
+            session.add(Counsellor(telegram_id=OFF_DUTY, name="Ben", languages="fi,en", on_duty=False))
         await onboard(api, ARABIC_FAMILY, "العربية", "ar")
         await api.user_says(ARABIC_FAMILY, "أريد أن أقتل نفسي", language_code="ar")
         await card_of(api, 1)
@@ -287,8 +292,66 @@ async def test_unclaimed_tickets_are_realerted_and_urgent_ones_reach_counsellors
         clock.now = WEDNESDAY_10 + timedelta(minutes=16)
         await job.run(bot.application)
         alert = await api.wait_for(lambda: staff_with(api, "⏰"))
-        assert "#1" in alert[0].text and "16" in alert[0].text
+        values = {"ticket": 1, "language": "العربية", "waited": "16 min"}
+        assert alert[0].text == TEXTS.get("fi", "handoff.staff.realert_urgent", **values)
         private = await api.wait_for(lambda: api.messages_to(COUNSELLOR))
         assert "#1" in private[0].text and "أريد" not in private[0].text
         await job.run(bot.application)  # not again until another interval has passed
         assert len(staff_with(api, "⏰")) == 1
+        # Over a weekend the wait reads in days and hours, not "3840 min".
+        clock.now = WEDNESDAY_10 + timedelta(minutes=3840)
+        await job.run(bot.application)
+        later = await api.wait_for(lambda: staff_with(api, "2 vrk 16 h"))
+        assert "min" not in later[0].text
+        await api.wait_for(lambda: len(api.messages_to(COUNSELLOR)) == 2)
+        assert "2 vrk 16 h" in api.messages_to(COUNSELLOR)[-1].text
+        assert api.messages_to(OFF_DUTY) == [], "no private alerts for a counsellor off duty"
+
+
+async def test_staff_group_help_unknown_commands_and_commands_for_other_bots(
+    api: FakeBotApi, settings: Settings
+) -> None:
+    async with running_bot(settings, api, HandoffNLU()) as bot:
+        start(bot, Clock(WEDNESDAY_10))
+
+        async def answer(user: int, text: str) -> Sent:
+            """The bot's reply in the staff group to `text`; earlier messages of `user` were handled before it."""
+            before = len(api.messages_to(STAFF_CHAT))
+            await api.user_says(user, text, chat_id=STAFF_CHAT)
+            return (await api.wait_for(lambda: api.messages_to(STAFF_CHAT)[before:]))[0]
+
+        # Chat between counsellors and a command for another bot get no answer; /help lists the staff commands.
+        await api.user_says(COUNSELLOR, "Good morning, team! Lunch at 12?", chat_id=STAFF_CHAT)
+        await api.user_says(COUNSELLOR, "/queue@some_other_bot", chat_id=STAFF_CHAT)
+        help_text = (await answer(COUNSELLOR, "/help")).text
+        assert len(api.messages_to(STAFF_CHAT)) == 1, "only /help was answered"
+        registry = bot.services.registry
+        assert {"queue", "close", "occurrences", "rsvps", "attended", "stats"} <= set(registry.staff_group_commands)
+        assert registry.staff_private_commands == ["slots"]
+        assert help_text.startswith(t("fi", "staff.help_title")), "in STAFF_LANGUAGE, whoever asks"
+        for name in [*registry.staff_group_commands, *registry.staff_private_commands]:
+            assert t("fi", f"staff.help.{name}") in help_text, name
+        assert help_text.index("/stats") < help_text.index(t("fi", "staff.help_private")) < help_text.index("/slots")
+
+        # Our own @username is ours; an unknown command gets one line; a private chat's command says where it works.
+        assert (await answer(COUNSELLOR, "/queue@aito_test_bot")).text == t("fi", "handoff.staff.queue_empty")
+        assert (await answer(COUNSELLOR, "/quuee")).text == t("fi", "staff.unknown_command", command="/quuee")
+        assert (await answer(COUNSELLOR, "/slots")).text == t("fi", "staff.private_only", command="/slots")
+
+        # Someone not on the list: nothing for /help or an unknown command, the usual refusal for a staff command.
+        before = len(api.messages_to(STAFF_CHAT))
+        await api.user_says(STRANGER, "/help", chat_id=STAFF_CHAT)
+        await api.user_says(STRANGER, "/quuee", chat_id=STAFF_CHAT)
+        assert (await answer(STRANGER, "/queue")).text == t("fi", "handoff.staff.refused")
+        assert len(api.messages_to(STAFF_CHAT)) == before + 1
+
+
+def test_a_command_is_ours_only_without_an_address_or_with_our_username() -> None:
+    assert addressed_to_us("/close@Aito_Test_Bot 3", "aito_test_bot") == "/close 3", "usernames ignore case"
+    assert addressed_to_us("/queue@aito_test_bot", "aito_test_bot") == "/queue"
+    assert addressed_to_us("/queue@other_bot", "aito_test_bot") is None
+    assert addressed_to_us("/close@aito_test_bot\n3", "aito_test_bot") == "/close\n3"
+    assert addressed_to_us("/queue", "aito_test_bot") == "/queue"
+    assert addressed_to_us("mail me at a@b.fi", "aito_test_bot") == "mail me at a@b.fi"
+    assert addressed_to_us("/queue@other_bot", None) == "/queue", "before getMe: as before"
+    assert Incoming(UserRef("console", "x"), text="/queue@other_bot").command == ("queue@other_bot", "")

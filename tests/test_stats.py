@@ -17,7 +17,7 @@ from bot.cli import main
 from bot.core.messages import Incoming
 from bot.core.texts import Texts, markup_problem
 from bot.db.database import Database
-from bot.db.models import AuditEntry, Counsellor, GuideFeedback, MessageLog, User
+from bot.db.models import AuditEntry, ConversationState, Counsellor, GuideFeedback, MessageLog, User
 from bot.features.booking.models import Booking, Slot
 from bot.features.groups.models import Group, Occurrence, Rsvp, Subscription
 from bot.features.handoff.models import Ticket
@@ -44,6 +44,7 @@ TEXTS = Texts.load(ROOT / "content" / "strings")
 # A Thursday; with 4 weeks the period is ISO weeks 45–48 of 2026: Mon 2 Nov 00:00 (local) until now.
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=HKI)
 COUNSELLOR, STRANGER = 7001, 7002
+INTERN = "7003"
 COUNSELLOR_NAME = "Anna Virtanen"
 SECRET_TEXT = "my husband hit me yesterday"
 # Telegram ids of the seeded families: none of them may appear in any output.
@@ -69,6 +70,12 @@ def seed(db: Database) -> None:
         session.add(User(channel="telegram", external_id=str(COUNSELLOR), created_at=at(11, 20)))
         # The privacy feature's placeholder for anonymised rows of erased families: not a family either.
         session.add(User(channel="erased", external_id="erased", created_at=at(11, 12)))
+        # An intern (not on the counsellor list) who only said hello in the staff group: the engine gave her a
+        # user row and a conversation state, which no private message ever took to a step. Not a family.
+        intern = User(channel="telegram", external_id=INTERN, created_at=at(11, 24))
+        session.add(intern)
+        session.flush()
+        session.add(ConversationState(user_id=intern.id, vars={}))
         families = [
             ("fi", at(10, 20), True, None),  # before the period
             ("ar", at(10, 28), True, None),  # before the period
@@ -96,6 +103,8 @@ def seed(db: Database) -> None:
             users.append(user)
         session.flush()
         u1, _u2, u3, u4, u5, _u5b, u6, u7, _u8 = users
+        # A family that is somewhere in the bot (the others' states are left out: rows made outside the engine).
+        session.add(ConversationState(user_id=u1.id, flow="main", step="menu", vars={}))
         session.add(MessageLog(user_id=u3.id, direction="in", text=SECRET_TEXT, created_at=at(11, 3)))
 
         # Groups: the second one's name has characters that HTML must escape.
@@ -248,7 +257,7 @@ def test_the_figures_are_exact_on_both_databases(db: Database) -> None:
     stats = compute(db)
     assert stats.period_start == datetime(2026, 11, 1, 22, 0, tzinfo=UTC)  # Monday 00:00 in Helsinki (EET)
     assert stats.period_end == NOW.astimezone(UTC)
-    assert stats.users == 9, "neither the counsellor's own user row nor the erased placeholder is a family"
+    assert stats.users == 9, "not the counsellor's own user row, the erased placeholder or the staff-group intern"
     assert dict(stats.users_by_language) == {"fi": 2, "en": 1, "ar": 2, "ru": 1, "so": 1, "sw": 1, "-": 1}
     assert (stats.users_with_consent, stats.users_blocked) == (7, 1)
     assert stats.new_users == 7
@@ -336,7 +345,7 @@ def test_weeks_follow_the_local_clock_across_the_autumn_change() -> None:
 
 
 def assert_no_personal_data(text: str) -> None:
-    for external_id in [*FAMILY_IDS, str(COUNSELLOR)]:
+    for external_id in [*FAMILY_IDS, str(COUNSELLOR), INTERN]:
         assert external_id not in text
     assert COUNSELLOR_NAME not in text and "Anna" not in text
     assert SECRET_TEXT not in text and "husband" not in text
@@ -344,7 +353,7 @@ def assert_no_personal_data(text: str) -> None:
 
 
 def test_the_reports_show_the_figures_escaped_and_nothing_personal(db: Database) -> None:
-    stats = compute(db)
+    stats = compute(db, towns={"kemi": "Kemi", "tornio": "Tornio"})
     report = render_html(stats, en, "en")
     assert len(report) <= 4096 and markup_problem(report) is None
     assert "Dads &amp; &lt;kids&gt;" in report and "<kids>" not in report
@@ -354,8 +363,9 @@ def test_the_reports_show_the_figures_escaped_and_nothing_personal(db: Database)
     assert "🌐 fi 2 · en 1 · ar 2 · ru 1 · so 1 · sw 1 · no language yet 1" in text
     assert "W45 (Mon 2 Nov): 👤 2 ✅ 2 👥 4 🗓️ 1 🎫 1" in text
     assert "W48 (Mon 23 Nov): 👤 3 ✅ 2 👥 3 🗓️ 2 🎫 2" in text
-    assert "Mothers' group: 🔔 2 ➕ 2 📅 3 ✅ 4 ❌ 2 👥 4 (2/3 counted)" in text
-    assert "Dads & <kids>: 🔔 1 ➕ 1 📅 1 ✅ 1 ❌ 0 👥 3 (1/1 counted)" in text
+    # Each group with its town: two groups of the same name in different towns can be told apart.
+    assert "Mothers' group (Kemi): 🔔 2 ➕ 2 📅 3 ✅ 4 ❌ 2 👥 4 (2/3 counted)" in text
+    assert "Dads & <kids> (Tornio): 🔔 1 ➕ 1 📅 1 ✅ 1 ❌ 0 👥 3 (1/1 counted)" in text
     assert "Tue 3 Nov, 17:00 · Mothers' group · ✅ 2 ❌ 1 · 👥 4" in text
     assert "Tue 10 Nov, 17:00 · Mothers' group · cancelled" in text
     assert "Tue 17 Nov, 17:00 · Mothers' group · ✅ 1 ❌ 0 · 👥 not recorded" in text
@@ -371,10 +381,33 @@ def test_the_reports_show_the_figures_escaped_and_nothing_personal(db: Database)
     assert terminal == text, "the terminal gets the same lines without markup"
     finnish = plain(render_html(stats, lambda key, **v: TEXTS.get("fi", key, **v), "fi"))
     assert "vko 45 (ma 2.11.)" in finnish and "⏱️ Mediaaniaika ottamiseen: 30 min" in finnish
+    assert "(4 viikkoa)" in finnish and "(7 uutta jaksolla)" in finnish and "⭐ 4/5 (3 arviota)" in finnish
     assert "ti 17.11. klo 17.00 · Mothers' group · ✅ 1 ❌ 0 · 👥 ei kirjattu" in finnish
     assert "👥 4 (2/3 kirjattu)" in finnish
     as_json = json.dumps(stats.as_json(), ensure_ascii=False)
     assert_no_personal_data(as_json)
+
+
+def test_one_of_a_kind_is_singular(db: Database) -> None:
+    """One week, one rating, one new family: the singular ("1 viikko", "1 arvio"), not "1 viikkoa", "1 weeks"."""
+    stats = compute(db)
+    one = dataclasses.replace(
+        stats,
+        weeks=stats.weeks[-1:],
+        new_users=1,
+        tickets=dataclasses.replace(stats.tickets, ratings=1, average_rating=2.0),
+        meetings=stats.meetings * 3,
+    )
+
+    def report(language: str) -> str:
+        return plain(render_html(one, lambda key, **v: TEXTS.get(language, key, **v), language, meeting_lines=14))
+
+    finnish, english, russian = report("fi"), report("en"), report("ru")
+    assert "(1 viikko)" in finnish and "(1 uusi jaksolla)" in finnish and "⭐ 2/5 (1 arvio)" in finnish
+    assert "… ja 1 aiempi tapaaminen" in finnish
+    assert "(1 week)" in english and "⭐ 2/5 (1 rating)" in english and "… and 1 earlier meeting\n" in english
+    assert "(1 неделя)" in russian and "(1 оценка)" in russian
+    assert "(4 недели)" in plain(render_html(stats, lambda key, **v: TEXTS.get("ru", key, **v), "ru"))
 
 
 def test_a_long_report_summarises_older_meetings_to_fit_one_telegram_message(db: Database) -> None:
@@ -386,7 +419,7 @@ def test_a_long_report_summarises_older_meetings_to_fit_one_telegram_message(db:
     longer = dataclasses.replace(stats, meetings=many)
     report = render_html(longer, en, "en")
     assert len(report) <= 4096 and markup_problem(report) is None
-    assert "earlier meeting(s)" in report
+    assert "earlier meetings" in report
     assert plain(report).count("A group with a rather long name") < 400
     assert render_text(longer, en, "en").count("A group with a rather long name") == 400, "the terminal lists all"
     assert "🗓️ <b>Bookings</b>" in report and "📖 <b>Guide feedback</b>" in report, "the rest is all there"
@@ -436,11 +469,15 @@ def test_stats_in_the_staff_group_for_counsellors_only_and_audited(make_client, 
     report = staff_says(counsellor, "/stats")
     # The staff group reads STAFF_LANGUAGE (Finnish by default), like the ticket cards.
     assert "📊 <b>Tilastot" in report and "(8 viikkoa)" in report
-    assert "👪 <b>Perheet</b>: 1 (1 uutta jaksolla)" in report, "one family; counsellors are not counted"
+    assert "👪 <b>Perheet</b>: 1 (1 uusi jaksolla)" in report, "one family; counsellors are not counted"
     assert "so 1" in report
     assert "5550042" not in report and COUNSELLOR_NAME not in report
     assert "(12 viikkoa)" in staff_says(counsellor, "/stats 12")
     assert staff_says(stranger, "/stats") == TEXTS.get("fi", "stats.not_staff")
+    # People who only ever wrote in the staff group (the stranger above, an intern saying hello) are no families.
+    intern = BotClient(family.conversation, user_id="7003", channel="telegram")
+    assert intern.conversation.handle(Incoming(intern.user, text="Hi all, I'm the new intern", staff_chat=True)) == []
+    assert "👪 <b>Perheet</b>: 1 (1 uusi jaksolla)" in staff_says(counsellor, "/stats 1")
 
     # In a private chat: no figures. A counsellor is sent to the staff group; a family hears "unknown command".
     counsellor.send("/stats")
@@ -451,6 +488,7 @@ def test_stats_in_the_staff_group_for_counsellors_only_and_audited(make_client, 
         ("counsellor:1", "stats.read", {"weeks": 8}),
         ("counsellor:1", "stats.read", {"weeks": 12}),
         ("unlisted", "stats.refused", {"where": "staff_group"}),
+        ("counsellor:1", "stats.read", {"weeks": 1}),
         ("counsellor:1", "stats.refused", {"where": "private_chat"}),
         ("unlisted", "stats.refused", {"where": "private_chat"}),
     ]
@@ -469,6 +507,7 @@ def test_the_command_line_prints_the_report_json_and_a_chart(
     assert "📊 Statistics Mon 2 Nov – Thu 26 Nov (4 weeks)" in out
     assert "👪 Families: 9 (7 new in the period)" in out
     assert "Wed 25 Nov, 18:00 · Dads & <kids> · ✅ 1 ❌ 0 · 👥 3" in out, "the terminal gets plain text"
+    assert "Mothers' group (Kemi): 🔔 2" in out, "the town's name from content/groups.yml"
     assert "Tue 17 Nov, 17:00 · Mothers' group · ✅ 1 ❌ 0 · 👥 not recorded" in out
     assert "⏱️ Median time to claim: 30 min" in out
     assert_no_personal_data(out)

@@ -6,16 +6,23 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.texts import Safe, TextError, Texts, isolate_numbers, markup_problem
+from bot.core.texts import Safe, TextError, Texts, isolate_numbers, markup_problem, plural_form, plural_groups
 from bot.settings import ROOT, SERVED_LANGUAGES
 
 
 def test_project_strings_are_complete_in_every_language() -> None:
     texts = Texts.load(ROOT / "content" / "strings")
     assert texts.problems() == []
-    english = set(texts.by_language["en"])
+    plurals = plural_groups(texts.by_language["en"])
+
+    def keys(language: str) -> set[str]:
+        """Every key, a plural text once (its forms differ by language: "few" in Russian)."""
+        table = texts.by_language[language]
+        return {key.rpartition(".")[0] if key.rpartition(".")[0] in plurals else key for key in table}
+
     for language in SERVED_LANGUAGES:
-        assert set(texts.by_language[language]) == english
+        assert keys(language) == keys("en")
+        assert all(f"{group}.other" in texts.by_language[language] for group in plurals)
 
 
 # Finland's numbers a family in danger needs (checked 2026-11): emergency, MIELI crisis helpline, Nollalinja
@@ -96,3 +103,57 @@ def test_a_typed_language_name_is_recognised_in_the_forms_families_write_it() ->
         assert language_named(text) == code, text
     for text in ("I speak English and a little Finnish", "somali shop", "", "🙂", "hello"):
         assert language_named(text) is None, text  # a sentence is the detector's job, not this list's
+
+
+@pytest.mark.parametrize(
+    ("language", "counts"),
+    [
+        ("fi", {"one": [1], "other": [0, 2, 5, 11, 21, 101]}),
+        ("en", {"one": [1], "other": [0, 2, 11, 21]}),
+        ("ru", {"one": [1, 21, 101], "few": [2, 3, 4, 22, 104], "many": [0, 5, 11, 12, 14, 25, 111]}),
+        ("ar", {"zero": [0], "one": [1], "two": [2], "few": [3, 10, 103], "many": [11, 99, 111], "other": [100, 102]}),
+        ("so", {"one": [1], "other": [0, 2]}),
+        ("sw", {"one": [1], "other": [0, 2]}),
+    ],
+)
+def test_plural_forms_follow_each_languages_rules(language: str, counts: dict[str, list[int]]) -> None:
+    for form, numbers in counts.items():
+        assert [plural_form(language, n) for n in numbers] == [form] * len(numbers), (language, form)
+
+
+def test_a_plural_text_takes_the_form_of_its_count(tmp_path: Path) -> None:
+    forms = {
+        "en": 'weeks:\n  one: "{count} week"\n  other: "{count} weeks"\n',
+        "fi": 'weeks:\n  one: "{count} viikko"\n  other: "{count} viikkoa"\n',
+        "ru": (
+            'weeks:\n  one: "{count} неделя"\n  few: "{count} недели"\n  many: "{count} недель"\n'
+            '  other: "{count} недели"\n'
+        ),
+        "ar": 'weeks:\n  one: "أسبوع واحد"\n  two: "أسبوعان"\n  other: "{count} أسبوع"\n',
+    }
+    for language in SERVED_LANGUAGES:
+        (tmp_path / f"{language}.yml").write_text(forms.get(language, 'weeks:\n  other: "{count} x"\n'), "utf-8")
+    texts = Texts.load(tmp_path)
+    assert texts.problems() == [], "Russian's few/many, Arabic's two and a language with only `other` are fine"
+    assert texts.has("weeks")
+    assert [texts.get("fi", "weeks", count=n) for n in (1, 2)] == ["1 viikko", "2 viikkoa"]
+    assert [texts.get("en", "weeks", count=n) for n in (1, 8)] == ["1 week", "8 weeks"]
+    assert [texts.get("ru", "weeks", count=n) for n in (1, 3, 5, 21)] == [
+        "1 неделя",
+        "3 недели",
+        "5 недель",
+        "21 неделя",
+    ]
+    assert texts.get("ar", "weeks", count=2) == "أسبوعان" and "5" in texts.get("ar", "weeks", count=5)  # few: other
+    assert texts.get("so", "weeks", count=1) == "1 x", "a form the language does not have: its `other`"
+    with pytest.raises(KeyError):
+        texts.get("fi", "weeks")  # a plural text needs its count
+
+
+def test_a_plural_text_without_other_or_with_a_stray_placeholder_is_reported(tmp_path: Path) -> None:
+    for language in SERVED_LANGUAGES:
+        (tmp_path / f"{language}.yml").write_text('n:\n  one: "{count} a"\n  other: "{count} b"\n', "utf-8")
+    (tmp_path / "ru.yml").write_text('n:\n  one: "{count} a"\n  few: "{name} b"\n', "utf-8")
+    problems = Texts.load(tmp_path).problems()
+    assert "content/strings (ru): missing key 'n.other'" in problems
+    assert any("(ru): 'n.few' has placeholders ['name']" in p for p in problems)

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.timefmt import format_clock, format_datetime, format_day_month, format_span, swahili_reading
+from bot.timefmt import (
+    format_clock,
+    format_datetime,
+    format_day_month,
+    format_duration,
+    format_span,
+    swahili_reading,
+)
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 
@@ -65,3 +72,23 @@ def test_a_swahili_text_gives_the_clock_time_and_its_swahili_reading() -> None:
     end = datetime(2026, 12, 1, 15, 45, tzinfo=ZoneInfo("UTC"))
     assert format_span("sw", start, end, HELSINKI) == "Jumanne, 1 Desemba, 17:00–17:45 (saa 11 jioni)"
     assert format_span("fi", start, end, HELSINKI) == "ti 1.12. klo 17.00–17.45"
+
+
+@pytest.mark.parametrize(
+    ("language", "minutes", "expected"),
+    [
+        ("fi", 3840, "2 vrk 16 h"),  # a weekend's wait: not "3840 min"
+        ("en", 3840, "2 d 16 h"),
+        ("fi", 4156, "2 vrk 21 h"),  # rounded down: 2 d 21 h 16 min
+        ("fi", 2880, "2 vrk"),  # no "0 h"
+        ("fi", 61, "1 h 1 min"),
+        ("en", 60, "1 h"),
+        ("fi", 16, "16 min"),
+        ("en", 0, "0 min"),
+        ("sw", 3840, "siku 2 saa 16"),  # Swahili puts the unit first
+        ("ru", 75, "1 ч 15 мин"),
+        ("xx", 90, "1 h 30 min"),  # an unknown language: English
+    ],
+)
+def test_duration(language: str, minutes: int, expected: str) -> None:
+    assert format_duration(language, timedelta(minutes=minutes, seconds=59)) == expected

@@ -12,6 +12,7 @@ import functools
 import gc
 import hashlib
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -95,10 +96,15 @@ POSTGRES_DB_THREADS = 4
 # Keep-alive connections to the Bot API for sending (PTB's own default for the bot's requests).
 BOT_API_CONNECTIONS = 256
 T = TypeVar("T")
+# "/close@aito_bot 3": a command with the username of the bot it is addressed to (groups with several bots).
+ADDRESSED_COMMAND = re.compile(r"/([^\s@]*)@(\S*)")
 
 
-def to_incoming(update: Update, staff_chat_id: int | None) -> Incoming | None:
-    """The core's view of an update, or None for updates the bot does not act on."""
+def to_incoming(update: Update, staff_chat_id: int | None, bot_username: str | None = None) -> Incoming | None:
+    """The core's view of an update, or None for updates the bot does not act on.
+
+    In a group, `/queue@other_bot` is addressed to another bot: ignored. `/queue@our_bot` reaches the core as
+    `/queue` (`bot_username`: ours; None, as before it is known, takes every address for ours)."""
     user = update.effective_user
     chat = update.effective_chat
     if user is None or chat is None or user.is_bot:
@@ -130,9 +136,29 @@ def to_incoming(update: Update, staff_chat_id: int | None) -> Incoming | None:
         "reply_to_message_id": message.reply_to_message.message_id if message.reply_to_message else None,
     }
     if message.text is not None:
-        return Incoming(ref, text=message.text, **common)  # type: ignore[arg-type]
+        text = addressed_to_us(message.text, bot_username)
+        return Incoming(ref, text=text, **common) if text is not None else None  # type: ignore[arg-type]
     kind, file_id = media_of(message)
     return Incoming(ref, media=kind, media_ref=file_id, text=message.caption, **common)  # type: ignore[arg-type]
+
+
+def addressed_to_us(text: str, bot_username: str | None) -> str | None:
+    """A command's text without our own `@username` ("/close@aito_bot 3" → "/close 3"), None for a command
+    addressed to another bot; any other text as it is. Telegram compares usernames without case."""
+    addressed = ADDRESSED_COMMAND.match(text)
+    if addressed is None:
+        return text
+    if bot_username is not None and addressed.group(2).casefold() != bot_username.casefold():
+        return None
+    return f"/{addressed.group(1)}{text[addressed.end() :]}"
+
+
+def _username(bot: Bot) -> str | None:
+    """Our bot's username, known once the application has initialised (getMe)."""
+    try:
+        return bot.username
+    except RuntimeError:
+        return None
 
 
 def media_of(message: Message) -> tuple[MediaKind, str | None]:
@@ -277,7 +303,7 @@ class TelegramChannel:
         """The core's replies, sent; returns those still to send, or None for an update the bot ignores."""
         answered: asyncio.Task[None] | None = None
         try:
-            incoming = to_incoming(update, self.staff_chat_id)
+            incoming = to_incoming(update, self.staff_chat_id, _username(bot))
             if update.callback_query is not None:
                 # Answered while the core works (it only stops the button's spinner), not before it.
                 answered = asyncio.create_task(self._answer_callback(update))

@@ -50,11 +50,14 @@ class Incoming:
 
     @property
     def command(self) -> tuple[str, str] | None:
-        """`/start group-3` → ("start", "group-3"); None for plain text."""
+        """`/start group-3` → ("start", "group-3"); None for plain text.
+
+        A channel hands over only commands addressed to this bot, without its `@username` (Telegram:
+        `to_incoming`); `/queue@someone` here is no command of ours, and the name keeps the address."""
         if not self.text or not self.text.startswith("/"):
             return None
         head, _, rest = self.text[1:].partition(" ")
-        name = head.split("@", 1)[0].lower()
+        name = head.lower()
         return (name, rest.strip()) if name else None
 
 

@@ -50,6 +50,11 @@ class Registry:
     # Called by a channel with (track, chat id, message id) after sending a reply that carried `track`;
     # a reply that opened a forum topic (`Recipient.new_topic`) also passes `thread_id=` the new topic's id.
     sent_hooks: dict[str, Callable[..., None]] = field(default_factory=dict)
+    # Commands of the staff group, in the order features register them (each feature handles its own, in an
+    # interceptor), and those a counsellor uses in a private chat with the bot (/slots): the staff group's /help
+    # lists both, each with its `staff.help.<name>` string in STAFF_LANGUAGE (see bot/features/staff_help.py).
+    staff_group_commands: list[str] = field(default_factory=list)
+    staff_private_commands: list[str] = field(default_factory=list)
     # Commands shown in Telegram's command menu, in this order; each needs a `commands.<name>` string.
     menu_commands: list[str] = field(default_factory=lambda: ["start", "menu", "language", "help"])
     # Called with (application, channel) when the Telegram application is built: jobs, extra handlers.

@@ -2,6 +2,10 @@
 
 Strings are Telegram HTML: they may use <b> and <i>; placeholder values are escaped unless they are
 `Safe` (already-rendered HTML). Every language must have the same keys and placeholders.
+
+A text that depends on a number ("1 viikko", "2 viikkoa") is a mapping of plural forms: `key.one`,
+`key.other`, and where a language has them `key.zero`, `key.two`, `key.few`, `key.many` (the CLDR plural
+categories). `get(language, key, count=n)` picks the form for n; only `key.other` is needed in every language.
 """
 
 from __future__ import annotations
@@ -121,6 +125,33 @@ def isolate_numbers(text: str) -> str:
     return PHONE.sub(lambda m: f"\u2066{m.group(1)}\u2069", text)
 
 
+# CLDR plural categories: which form of a text a whole number takes. "other" is the one every language has.
+PLURAL_FORMS = ("zero", "one", "two", "few", "many", "other")
+
+
+def plural_form(language: str | None, count: int) -> str:
+    """The CLDR plural category of the whole number `count` in a served language ("one", "few", "other" …)."""
+    n = abs(count)
+    if language == "ru":
+        if n % 10 == 1 and n % 100 != 11:
+            return "one"
+        return "few" if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14 else "many"
+    if language == "ar":
+        if n <= 2:
+            return ("zero", "one", "two")[n]
+        return "few" if 3 <= n % 100 <= 10 else "many" if 11 <= n % 100 else "other"
+    return "one" if n == 1 else "other"  # fi, en, so, sw
+
+
+def plural_groups(table: dict[str, str]) -> set[str]:
+    """The keys of `table` that are plural texts: every text under them is a plural form, one is `other`."""
+    children: dict[str, set[str]] = {}
+    for key in table:
+        parent, _, last = key.rpartition(".")
+        children.setdefault(parent, set()).add(last)
+    return {parent for parent, names in children.items() if "other" in names and names <= set(PLURAL_FORMS)}
+
+
 class Safe(str):
     """Text that is already Telegram HTML and must not be escaped again."""
 
@@ -178,11 +209,19 @@ class Texts:
         return cls(data)
 
     def has(self, key: str) -> bool:
-        return key in self.by_language[FALLBACK_LANGUAGE]
+        english = self.by_language[FALLBACK_LANGUAGE]
+        return key in english or f"{key}.other" in english
 
     def get(self, language: str | None, key: str, /, **values: object) -> str:
-        """The string `key` in `language` (English if unknown) with escaped values filled in."""
+        """The string `key` in `language` (English if unknown) with escaped values filled in; for a plural text,
+        its form for the whole number `count` (see the module's docstring)."""
         table = self.by_language.get(language or FALLBACK_LANGUAGE) or self.by_language[FALLBACK_LANGUAGE]
+        if key not in table and f"{key}.other" in self.by_language[FALLBACK_LANGUAGE]:
+            count = values.get("count")
+            if not isinstance(count, int):
+                raise KeyError(f"{key}: a plural text needs a whole number count=")
+            form = f"{key}.{plural_form(language, count)}"
+            key = form if form in table else f"{key}.other"
         template = table.get(key)
         if template is None:
             template = self.by_language[FALLBACK_LANGUAGE].get(key)
@@ -196,13 +235,28 @@ class Texts:
         """Missing keys, mismatched placeholders and broken markup, one line each."""
         found: list[str] = []
         reference = self.by_language[FALLBACK_LANGUAGE]
+        plurals = plural_groups(reference)
         for language, table in self.by_language.items():
-            for key in sorted(set(reference) - set(table)):
+            # A plural text has the forms its language needs ("few" in Russian, none but "other" in some):
+            # only its `other` form must be everywhere (below); the others may use fewer placeholders (count).
+            optional = {
+                key
+                for key in set(reference) ^ set(table)
+                if key.rpartition(".")[0] in plurals and key.rpartition(".")[2] in PLURAL_FORMS[:-1]
+            }
+            for key in sorted(set(reference) - set(table) - optional):
                 found.append(f"content/strings ({language}): missing key {key!r}")
-            for key in sorted(set(table) - set(reference)):
+            for key in sorted(set(table) - set(reference) - optional):
                 found.append(f"content/strings ({language}): key {key!r} is not in English")
             for key, text in table.items():
-                if key in reference and placeholders(text) != placeholders(reference[key]):
+                group, _, form = key.rpartition(".")
+                if group in plurals and form != "other":
+                    if not placeholders(text) <= placeholders(reference[f"{group}.other"]):
+                        found.append(
+                            f"content/strings ({language}): {key!r} has placeholders "
+                            f"{sorted(placeholders(text))}, not among English {group}.other's"
+                        )
+                elif key in reference and placeholders(text) != placeholders(reference[key]):
                     found.append(
                         f"content/strings ({language}): {key!r} has placeholders "
                         f"{sorted(placeholders(text))}, English has {sorted(placeholders(reference[key]))}"

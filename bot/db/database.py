@@ -258,8 +258,13 @@ class Database:
                 _pause(0.05 * attempt)
         raise AssertionError("unreachable")
 
-    def migrate(self) -> None:
-        """Bring the schema up to date (all feature branches)."""
+    def migrate(self) -> list[str]:
+        """Bring the schema up to date (all feature branches); returns the revisions applied, in order."""
+        applied: list[str] = []
+
+        def record(*, step: Any, **_: Any) -> None:
+            applied.extend(step.up_revision_ids)
+
         with self.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 # Several workers start at once: one migrates, the others wait here (the lock ends with
@@ -267,7 +272,9 @@ class Database:
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             config = alembic_config(self.url)
             config.attributes["connection"] = connection
+            config.attributes["on_version_apply"] = record
             command.upgrade(config, "heads")
+        return applied
 
     async def close_on_loop(self) -> None:
         """Close the asyncio engine's connections on the loop they belong to (the bot's shutdown)."""

@@ -16,7 +16,7 @@ from bot.core.messages import Recipient, Reply
 from bot.core.registry import Registry
 from bot.core.services import Services
 from bot.staff import actor_label, audit, counsellor_by_telegram_id
-from bot.stats import DEFAULT_WEEKS, MAX_WEEKS, compute_statistics, render_html
+from bot.stats import DEFAULT_WEEKS, MAX_WEEKS, compute_statistics, render_html, town_names
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ def register(registry: Registry, services: Services) -> None:
     # The staff group reads one language, the one ticket cards use (STAFF_LANGUAGE, checked by the handoff feature).
     staff_language = services.settings.staff_language
     zone = ZoneInfo(services.settings.timezone)
+    towns = town_names(services.settings.content_dir, staff_language)
     registry.features.add("stats")
 
     def t(key: str, **values: object) -> str:
@@ -57,12 +58,15 @@ def register(registry: Registry, services: Services) -> None:
         # "/stats 12" shows 12 weeks; anything else (or nothing) the default.
         argument = command[1].strip()
         weeks = int(argument) if argument.isdecimal() and 1 <= int(argument) <= MAX_WEEKS else DEFAULT_WEEKS
-        stats = compute_statistics(ctx.session, now=ctx.now, zone=zone, language=staff_language, weeks=weeks)
+        stats = compute_statistics(
+            ctx.session, now=ctx.now, zone=zone, language=staff_language, weeks=weeks, towns=towns
+        )
         audit(ctx.session, actor_label(counsellor), "stats.read", None, weeks=weeks)
         reply(ctx, render_html(stats, t, staff_language))
         return True
 
     registry.interceptors.append(in_staff_group)
+    registry.staff_group_commands.append(COMMAND)
 
     @registry.command(COMMAND)
     def in_private_chat(ctx: Context, _argument: str) -> str | None:

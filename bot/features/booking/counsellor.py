@@ -74,6 +74,8 @@ def register_counsellor(registry: Registry, feature: BookingFeature) -> None:
         loaded = load(ctx, counsellor)
         return (counsellor, loaded) if loaded is not None else STAFF_MENU
 
+    registry.staff_private_commands.append("slots")  # listed by /help in the staff group
+
     @registry.command("slots")
     def slots_command(ctx: Context, _argument: str) -> str:
         counsellor = staff(ctx)

@@ -25,10 +25,10 @@ from bot.core.texts import LANGUAGE_NAMES, Safe
 from bot.db.models import ConversationState, Counsellor, MessageLog, User
 from bot.features.handoff.config import WEEKDAY_NAMES, HandoffConfig
 from bot.features.handoff.models import Ticket, TicketMessage, TicketReason, TicketStatus
-from bot.features.handoff.office_hours import is_open, next_opening, realert_due
+from bot.features.handoff.office_hours import answers_today, is_open, next_opening, realert_due
 from bot.features.handoff.translate import Translator
 from bot.staff import actor_label, audit
-from bot.timefmt import format_clock, format_clock_read, format_day_month
+from bot.timefmt import format_clock, format_clock_read, format_day_month, format_duration
 
 log = logging.getLogger(__name__)
 TICKETS = cast(Table, Ticket.__table__)
@@ -138,12 +138,16 @@ class HandoffDesk:
 
     # ------------------------------------------------------------------ what the family is told
     def when_text(self, family: User, now: datetime, *, urgent: bool) -> list[str]:
-        """What happens next and when, in the family's language, from the office hours."""
+        """What happens next and when, in the family's language, from the office hours.
+
+        Just before closing (`CLOSING_MARGIN`) the family hears that counsellors stop soon, the next opening and,
+        as out of hours, the emergency numbers."""
         hours = self.config.office_hours
-        if is_open(now, hours):
-            until = self.local(now).replace(hour=hours.closes.hour, minute=hours.closes.minute)
+        until = format_clock_read(family.language, hours.closes)
+        if answers_today(now, hours):
             key = "handoff.urgent_now" if urgent else "handoff.answer_today"
-            return [self.family_t(family, key, until=format_clock_read(family.language, until.time()))]
+            return [self.family_t(family, key, until=until)]
+        closing = is_open(now, hours)
         opening = self.local(next_opening(now, hours))
         day = self.family_t(family, f"handoff.weekday.{WEEKDAY_NAMES[opening.weekday()]}")
         values = {
@@ -151,6 +155,10 @@ class HandoffDesk:
             "date": format_day_month(family.language, opening.date()),
             "time": format_clock_read(family.language, opening.time()),
         }
+        if closing:
+            key = "handoff.urgent_closing" if urgent else "handoff.answer_closing"
+            told = [self.family_t(family, key, until=until, **values)]
+            return told if urgent else [*told, self.family_t(family, "emergency.info")]
         # Before the office opens, "the next working day: Monday 30.11." read oddly on that Monday.
         today = opening.date() == self.local(now).date()
         if urgent:
@@ -466,12 +474,12 @@ class HandoffDesk:
                 continue
             ticket.last_alert_at = now
             ticket.alerts = (ticket.alerts or 0) + 1
-            minutes = int((now - ticket.created_at).total_seconds() // 60)
+            waited = format_duration(self.config.staff_language, now - ticket.created_at)  # "2 vrk 16 h"
             language = LANGUAGE_NAMES.get(ticket.language, ticket.language)
             key = "realert_urgent" if ticket.urgent else "realert"
             replies.append(
                 Reply(
-                    text=self.staff_t(key, ticket=ticket.id, language=language, minutes=minutes),
+                    text=self.staff_t(key, ticket=ticket.id, language=language, waited=waited),
                     to=self.staff_to(ticket),
                 )
             )
@@ -482,7 +490,7 @@ class HandoffDesk:
                             select(Counsellor).where(Counsellor.active.is_(True), Counsellor.on_duty.is_(True))
                         )
                     )
-                text = self.staff_t("private_alert", ticket=ticket.id, language=language, minutes=minutes)
+                text = self.staff_t("private_alert", ticket=ticket.id, language=language, waited=waited)
                 replies.extend(
                     Reply(text=text, to=Recipient(user=UserRef(TELEGRAM, str(c.telegram_id)))) for c in on_duty
                 )

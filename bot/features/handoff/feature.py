@@ -400,6 +400,7 @@ def register(registry: Registry, services: Services) -> None:
         ctx.send(Reply(text="\n".join(lines), to=Recipient(staff=True, thread_id=ctx.incoming.thread_id)))
 
     registry.interceptors.append(staff_group)
+    registry.staff_group_commands.extend(("queue", "close"))  # what staff_group answers, for /help
     registry.interceptors.append(family_with_request)
 
     # ------------------------------------------------------------------ what the channel reports back

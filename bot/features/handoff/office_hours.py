@@ -8,15 +8,29 @@ from zoneinfo import ZoneInfo
 from bot.features.handoff.config import OfficeHours
 
 MAX_DAYS_AHEAD = 60  # a safety bound for a calendar without any working day
+# A request for a person this close to closing time is, for what the family is told, out of hours: the
+# next opening and the emergency numbers rather than "today until 16:00". A new request is announced at
+# once and again after 15 minutes (HANDOFF_REALERT_MINUTES); in its last half hour the office can rarely
+# take it and answer, and "soon" at 15:55 on a Friday would mean Monday, without the numbers.
+CLOSING_MARGIN = timedelta(minutes=30)
 
 
 def is_working_day(hours: OfficeHours, local: datetime) -> bool:
-    return local.weekday() in hours.weekdays and local.date() not in hours.holidays
+    """Whether the local date of `local` is one of the weekdays and neither a public nor an extra holiday."""
+    return local.weekday() in hours.weekdays and not hours.is_day_off(local.date())
 
 
 def is_open(now: datetime, hours: OfficeHours) -> bool:
     local = now.astimezone(ZoneInfo(hours.timezone))
     return is_working_day(hours, local) and hours.opens <= local.time() < hours.closes
+
+
+def answers_today(now: datetime, hours: OfficeHours, *, margin: timedelta = CLOSING_MARGIN) -> bool:
+    """Whether a family asking now can be told that a counsellor answers today: open, and not closing within
+    `margin`. Only for what the family is told; re-alerts for counsellors follow `is_open`."""
+    if not is_open(now, hours):
+        return False
+    return now + margin < closing_on(hours, now.astimezone(ZoneInfo(hours.timezone)))
 
 
 def opening_on(hours: OfficeHours, local: datetime) -> datetime:
