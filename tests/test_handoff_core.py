@@ -60,7 +60,8 @@ class Room:
             replies, self.seen = self.client.others[self.seen :], len(self.client.others)
         for reply in replies:
             if reply.to is not None and reply.to.staff:
-                message_id = pressed if reply.edit and pressed else next(self.ids)
+                edited = (reply.to.edit_message_id or pressed) if reply.edit else None
+                message_id = edited or next(self.ids)
                 self.staff.append((message_id, reply))
                 if reply.track:
                     self.services.registry.sent_hooks["ticket"](reply.track, STAFF_CHAT, message_id)
@@ -78,6 +79,9 @@ class Room:
         return replies
 
     def counsellor(self, who: int, text: str | None = None, **fields: Any) -> list[Reply]:
+        """A message in the staff group; replying to one of the bot's messages there is marked as such."""
+        if fields.get("reply_to_message_id") in {message_id for message_id, _ in self.staff}:
+            fields.setdefault("reply_to_bot", True)
         incoming = Incoming(UserRef("telegram", str(who)), text=text, staff_chat=True, **fields)
         if incoming.message_id is None:
             incoming = Incoming(**{**incoming.__dict__, "message_id": next(self.ids)})
@@ -99,6 +103,14 @@ class Room:
 
     def staff_texts(self) -> list[str]:
         return [plain(reply.text) for _, reply in self.staff]
+
+    def relayed_texts(self) -> list[str]:
+        """The family's messages (each part) as relayed to the staff group: no cards, no notices."""
+        return [plain(reply.text) for _, reply in self.staff if (reply.track or "").startswith("ticket:msg:")]
+
+    def card_texts(self) -> list[tuple[Reply, str]]:
+        """Every version of the cards (sent, then edited in place), as (reply, plain text)."""
+        return [(reply, plain(reply.text)) for _, reply in self.staff if (reply.track or "").startswith("ticket:card:")]
 
     def family_texts(self) -> list[str]:
         return [plain(reply.text) for reply in self.to_family]
@@ -354,7 +366,7 @@ def test_without_consent_nothing_of_the_messages_is_kept(make_client, clock) -> 
     room.family("siri yangu")
     room.counsellor(COUNSELLOR, "jibu", reply_to_message_id=room.card_id())
     with room.services.db.sessions() as session:
-        rows = session.scalars(select(TicketMessage)).all()
+        rows = session.scalars(select(TicketMessage).where(TicketMessage.direction.in_(("in", "out")))).all()
     assert len(rows) == 2 and all(row.text is None for row in rows)
     assert "siri yangu" in room.staff_texts()[-1], "still relayed: that is what the family asked for"
     assert plain(t("fi", "handoff.staff.recent")) not in room.staff_texts()[0]
@@ -386,7 +398,7 @@ def test_counsellor_close_command_routing_and_refusals(make_client, clock) -> No
     room.counsellor(COUNSELLOR, "/close 1")
     assert room.ticket().status == TicketStatus.CLOSED
     room.counsellor(COUNSELLOR, "late answer", reply_to_message_id=room.card_id())
-    assert room.staff_texts()[-1] == plain(t("fi", "handoff.staff.already_closed", ticket=1))
+    assert room.staff_texts()[-1] == plain(t("fi", "handoff.staff.closed_not_delivered", ticket=1))
     with room.services.db.sessions() as session:
         audited = [(a.actor, a.action) for a in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
     assert ("unlisted", "ticket.close.refused") in audited and ("unlisted", "ticket.queue.refused") in audited
@@ -401,10 +413,13 @@ def test_relayed_texts_are_deleted_after_the_retention_periods(make_client, cloc
     room.family("ujumbe")
 
     def purge(days: int) -> int:
+        """Relayed messages gone with the purge (the links of the bot's notices go with them)."""
+        before = relayed_count(room)
         with room.services.db.session() as session:
             later = clock.now + timedelta(days=days)
-            counts = [hook(session, later) for hook in room.services.registry.retention_hooks]
-        return sum(c.get("ticket_messages", 0) for c in counts)
+            for hook in room.services.registry.retention_hooks:
+                hook(session, later)
+        return before - relayed_count(room)
 
     assert purge(89) == 0
     assert purge(91) == 1  # RETENTION_DAYS (90) for a ticket still open
@@ -437,7 +452,10 @@ def test_mydata_exports_the_requests_and_delete_anonymises_them(make_client, clo
         ticket = session.get(Ticket, 1)
         assert ticket is not None and ticket.status == TicketStatus.CLOSED
         assert session.get(User, ticket.user_id).external_id != room.client.user_id  # the placeholder
-        assert session.scalar(select(func.count()).select_from(TicketMessage)) == 0
+        kept = session.scalars(select(TicketMessage)).all()
+        # only links from the staff group's messages to the (anonymous) ticket: no text, no kind, no direction
+        assert all(row.text is None and row.media is None and row.direction == "staff" for row in kept)
+        assert all(row.staff_message_id is not None for row in kept)
     assert plain(t("fi", "handoff.staff.family_erased", ticket=1)) in room.staff_texts()
 
 
@@ -591,7 +609,8 @@ def test_media_without_a_file_id_offered_to_a_counsellor_opens_a_ticket(make_cli
 # ---------------------------------------------------------------------- a request open while the family uses the bot
 def relayed_count(room: Room) -> int:
     with room.services.db.sessions() as session:
-        return session.scalar(select(func.count()).select_from(TicketMessage)) or 0
+        relayed = select(func.count()).select_from(TicketMessage).where(TicketMessage.direction.in_(("in", "out")))
+        return session.scalar(relayed) or 0
 
 
 def test_after_the_menu_what_a_waiting_family_writes_is_still_added_to_their_request(make_client, clock) -> None:
@@ -662,7 +681,7 @@ def test_a_crisis_after_the_menu_comes_first_and_makes_the_waiting_request_urgen
     replies = room.family("I want to kill myself")
     assert replies[0].text == t("sw", "crisis.info")
     assert room.ticket().urgent
-    assert sum("I want to kill myself" in text for text in room.staff_texts()) == 1, "added once"
+    assert sum("I want to kill myself" in text for text in room.relayed_texts()) == 1, "added once"
 
 
 def test_a_message_close_to_a_crisis_reaches_the_request_and_gets_the_safety_question(make_client, clock) -> None:
@@ -724,3 +743,227 @@ def test_the_card_writes_its_times_as_the_staffs_language_does(make_client, cloc
     assert "4.11. 9.05" in room.staff_texts()[0]  # Finnish staff: no leading zero, as Finnish writes it
     room.claim()
     assert any("klo 9.05 alkaen" in text for text in room.staff_texts()), "claimed: the card's status line"
+
+
+# ---------------------------------------------------------------------- the staff side: nothing lost, nothing stale
+def staff_id(room: Room, part: str) -> int:
+    """The id of the latest message of the bot in the staff group that contains `part`."""
+    return next(message_id for message_id, reply in reversed(room.staff) if part in plain(reply.text))
+
+
+def last_card(room: Room) -> Reply:
+    return room.card_texts()[-1][0]
+
+
+def test_a_reply_to_any_message_of_a_request_reaches_the_family(make_client, clock) -> None:
+    """QA: answers to the bot's notices, to a later part of a relayed message or to one's own message were lost."""
+    room = make_room(make_client, clock)
+    room.family("mtu")
+    room.claim()
+    notice = staff_id(room, plain(t("fi", "handoff.staff.claimed_reply", ticket=1, name="Anna")))
+    room.counsellor(COUNSELLOR, "Jibu kwa tangazo", reply_to_message_id=notice)
+    assert room.family_texts()[-1].endswith("Jibu kwa tangazo")
+    own = room.counsellor(COUNSELLOR, "Ujumbe wangu", reply_to_message_id=room.card_id())
+    assert own and room.family_texts()[-1].endswith("Ujumbe wangu")
+    room.counsellor(COUNSELLOR, "Na zaidi", reply_to_message_id=501, message_id=900)
+    room.counsellor(COUNSELLOR, "Jibu kwa ujumbe wangu", reply_to_message_id=900)  # a reply to her own message
+    assert room.family_texts()[-1].endswith("Jibu kwa ujumbe wangu")
+    # every message the channel reports for one relayed message (media, then its long text) is linked
+    room.family("ujumbe mrefu")
+    row_track = room.staff[-1][1].track
+    assert row_track is not None and row_track.startswith("ticket:msg:")
+    room.services.registry.sent_hooks["ticket"](row_track, STAFF_CHAT, 4242)
+    room.counsellor(COUNSELLOR, "Jibu kwa sehemu ya pili", reply_to_message_id=4242, reply_to_bot=True)
+    assert room.family_texts()[-1].endswith("Jibu kwa sehemu ya pili")
+
+
+def test_a_counsellors_reply_that_reaches_no_family_is_answered_and_chat_is_left_alone(make_client, clock) -> None:
+    room = make_room(make_client, clock)
+    room.family("mtu")
+    room.counsellor(COUNSELLOR, "/queue")
+    queue = room.staff[-1][0]
+    before = len(room.to_family)
+    room.counsellor(COUNSELLOR, "Tämä menee perheelle?", reply_to_message_id=queue)
+    assert room.staff_texts()[-1] == plain(t("fi", "handoff.staff.not_routed"))
+    assert room.staff[-1][1].to is not None and room.staff[-1][1].to.reply_to is not None, "as a reply to it"
+    assert room.ticket().status == TicketStatus.OPEN and len(room.to_family) == before
+    # chat between counsellors (no reply to the bot), and anyone not on the list, get nothing
+    assert room.counsellor(COUNSELLOR, "kahvia?") == []
+    assert room.counsellor(7777, "moi", reply_to_message_id=queue) == []
+
+
+def test_after_the_familys_erasure_a_reply_hears_it_is_closed_and_the_card_shows_no_label(make_client, clock) -> None:
+    room = make_room(make_client, clock)
+    room.family("mtu")
+    room.claim()
+    room.family("siri")
+    relayed = staff_id(room, "siri")
+    room.family("/delete")
+    room.client.click(t("sw", "privacy.delete_yes"))
+    room.sync()
+    card = last_card(room)
+    assert card.edit and card.to is not None and card.to.edit_message_id == room.card_id()
+    assert plain(t("fi", "handoff.staff.erased_label")) in plain(card.text)
+    assert "F-0000" not in plain(card.text) and not card.buttons
+    before = len(room.to_family)
+    room.counsellor(COUNSELLOR, "Nitakupigia simu", reply_to_message_id=relayed)
+    assert room.staff_texts()[-1] == plain(t("fi", "handoff.staff.closed_not_delivered", ticket=1))
+    assert len(room.to_family) == before
+
+
+def test_long_messages_are_relayed_whole_in_parts_within_telegrams_limit(make_client, clock) -> None:
+    from bot.core.messages import telegram_length
+
+    room = make_room(make_client, clock)
+    room.family("mtu")
+    room.claim()
+    words = " ".join(f"[{n:04}] & <x>" for n in range(315))  # 4,095 characters, full of HTML's own characters
+    room.family(words)
+    parts = [reply for _, reply in room.staff if (reply.track or "").startswith("ticket:msg:")]
+    assert len(parts) == 2 and all(telegram_length(reply.text) <= 4096 for reply in parts)
+    assert plain(parts[0].text).startswith(plain(t("fi", "handoff.staff.from_family", label="F-00001", ticket=1)))
+    assert "(1/2)" in plain(parts[0].text).split("\n")[0] and "(2/2)" in plain(parts[1].text).split("\n")[0]
+    relayed = " ".join(plain(reply.text).split("\n", 1)[1] for reply in parts)
+    assert relayed == words, "nothing is left out"
+    answer = "\n".join(f"Mstari {n:03} wa jibu & maelezo." for n in range(160))  # 4,799 characters
+    room.counsellor(COUNSELLOR, answer, reply_to_message_id=room.card_id())
+    sent = [reply for reply in room.to_family if (reply.track or "").startswith("ticket:out:")]
+    assert len(sent) == 2 and all(telegram_length(reply.text) <= 4096 for reply in sent)
+    assert "\n".join(plain(reply.text).split("\n", 1)[1] for reply in sent) == answer
+    assert plain(sent[1].text).split("\n")[0].endswith("(2/2)")
+
+
+def test_split_text_cuts_at_paragraphs_lines_sentences_and_words() -> None:
+    from bot.features.handoff.desk import split_text
+
+    assert split_text("short", 300) == ["short"]
+    text = "First paragraph. " * 20 + "\n\n" + "Second one. " * 20
+    assert split_text(text, 300)[0] == ("First paragraph. " * 17).rstrip()
+    pieces = split_text("x" * 1000, 300)
+    assert [len(piece) for piece in pieces] == [300, 300, 300, 100], "no boundary: a hard cut"
+    emoji = "😀" * 400  # two UTF-16 units each, as Telegram counts them
+    assert [len(piece) for piece in split_text(emoji, 300)] == [150, 150, 100]
+
+
+def test_internal_notes_stay_in_the_group_and_never_claim(make_client, clock) -> None:
+    room = make_room(make_client, clock)
+    room.family("mtu")
+    room.family("Swali langu")
+    relayed = staff_id(room, "Swali langu")
+    before = len(room.to_family)
+    note = room.counsellor(SECOND_COUNSELLOR, "// kuka puhuu swahilia?", reply_to_message_id=relayed, message_id=910)
+    assert note == []
+    assert room.ticket().status == TicketStatus.OPEN, "a note does not claim"
+    assert room.counsellor(COUNSELLOR, "minä kysyn tulkkia", reply_to_message_id=910) == [], "a reply to a note"
+    assert room.counsellor(COUNSELLOR, "  //huomenna soitto", reply_to_message_id=room.card_id()) == []
+    assert room.counsellor(COUNSELLOR, "// ei mihinkään pyyntöön") == [], "no 'unknown command /'"
+    assert room.ticket().status == TicketStatus.OPEN and len(room.to_family) == before
+    with room.services.db.sessions() as session:
+        notes = session.scalars(select(TicketMessage).where(TicketMessage.direction == "note")).all()
+    assert {row.staff_message_id for row in notes} >= {910} and all(row.text is None for row in notes)
+    room.counsellor(COUNSELLOR, "Habari, mimi ni Anna", reply_to_message_id=relayed)  # no marker: the answer
+    assert room.ticket().status == TicketStatus.CLAIMED and room.family_texts()[-1].endswith("Habari, mimi ni Anna")
+
+
+def test_the_card_is_edited_whenever_the_request_changes(make_client, clock) -> None:
+    """QA: the card kept "waiting" and its Claim button after a claim by reply, a close, a withdrawal."""
+    room = make_room(make_client, clock)
+    room.family("mtu")
+    card_id = room.card_id()
+    room.family("kill myself")  # a crisis while it waits: the card turns urgent
+    card = last_card(room)
+    assert card.edit and card.to is not None and card.to.edit_message_id == card_id
+    assert plain(t("fi", "handoff.staff.urgent")) in plain(card.text)
+    assert plain(t("fi", "handoff.staff.became_urgent")) in plain(card.text)
+    room.counsellor(COUNSELLOR, "Habari", reply_to_message_id=card_id)  # a claim by replying
+    card = last_card(room)
+    assert plain(t("fi", "handoff.staff.status_claimed", name="Anna", time="10.00")) in plain(card.text)
+    assert [b.label for row in card.buttons for b in row] == [
+        t("fi", "handoff.staff.take_over"),
+        t("fi", "handoff.staff.close"),
+    ]
+    room.family("/stop")  # the family ends it
+    card = last_card(room)
+    assert plain(t("fi", "handoff.staff.status_closed", time="10.00")) in plain(card.text) and not card.buttons
+    assert card.to is not None and card.to.edit_message_id == card_id
+    # withdrawn while waiting, and closed by /close N: the card follows too
+    room.family("mtu tena")
+    room.family("/stop")
+    assert not last_card(room).buttons and last_card(room).to.edit_message_id == room.card_id(2)  # type: ignore[union-attr]
+    room.family("mtu mara ya tatu")
+    room.counsellor(COUNSELLOR, "/close 3")
+    assert not last_card(room).buttons and last_card(room).to.edit_message_id == room.card_id(3)  # type: ignore[union-attr]
+
+
+def test_closing_a_request_nobody_took_asks_first_and_tells_the_family_honestly(make_client, clock) -> None:
+    room = make_room(make_client, clock)
+    room.family("mtu")
+    room.counsellor(COUNSELLOR, payload="ticket:close:1", message_id=room.card_id())
+    assert room.ticket().status == TicketStatus.OPEN, "Close beside Claim asks first"
+    labels = [b.label for row in last_card(room).buttons for b in row]
+    assert labels == [t("fi", "handoff.staff.close_confirm"), t("fi", "handoff.staff.close_back")]
+    room.counsellor(COUNSELLOR, payload="ticket:close_back:1", message_id=room.card_id())
+    assert next(b.label for row in last_card(room).buttons for b in row) == t("fi", "handoff.staff.claim")
+    room.counsellor(COUNSELLOR, payload="ticket:close:1", message_id=room.card_id())
+    room.counsellor(COUNSELLOR, payload="ticket:close_confirmed:1", message_id=room.card_id())
+    assert room.ticket().status == TicketStatus.CLOSED
+    assert room.family_texts()[-1] == plain(t("sw", "handoff.closed_unanswered", ticket=1))
+    assert t("sw", "handoff.rate_question") not in [reply.text for reply in room.to_family]
+    assert t("sw", "handoff.closed") not in [reply.text for reply in room.to_family]
+    assert [b.label for b in room.to_family[-1].buttons[0]] == [t("sw", "handoff.talk_to_person")]
+    assert plain(t("fi", "handoff.staff.closed_unanswered", ticket=1, name="Anna")) in room.staff_texts()
+    room.client.press("handoff.rate:5")  # an old or forged rating button: nothing to rate
+    assert room.ticket().rating is None
+    room.client.press(room.to_family[-1].buttons[0][0].payload)  # "talk to a person" opens a new request
+    assert room.ticket(2).status == TicketStatus.OPEN
+
+
+def test_only_the_holder_writes_to_the_family_and_a_colleague_can_take_over(make_client, clock) -> None:
+    room = make_room(make_client, clock)
+    room.family("mtu")
+    room.claim()
+    room.family("Swali")
+    relayed = staff_id(room, "Swali")
+    before = len(room.to_family)
+    room.counsellor(SECOND_COUNSELLOR, "Mimi ni Pekka", reply_to_message_id=relayed, message_id=920)
+    assert len(room.to_family) == before, "not relayed"
+    notice_id, notice = room.staff[-1]
+    assert plain(notice.text) == plain(t("fi", "handoff.staff.held_by_colleague", ticket=1, name="Anna"))
+    assert notice.to is not None and notice.to.reply_to == 920
+    assert [b.payload for row in notice.buttons for b in row] == ["ticket:take_over:1"]
+    room.counsellor(COUNSELLOR, payload="ticket:take_over:1", message_id=notice_id)  # the holder herself
+    assert room.staff_texts()[-1] == plain(t("fi", "handoff.staff.already_yours", ticket=1))
+    room.counsellor(SECOND_COUNSELLOR, payload="ticket:take_over:1", message_id=4711)  # not a message of #1
+    assert room.staff_texts()[-1] == plain(t("fi", "handoff.staff.stale"))
+    room.counsellor(SECOND_COUNSELLOR, payload="ticket:take_over:1", message_id=notice_id)
+    assert plain(t("fi", "handoff.staff.taken_over", ticket=1, name="Pekka", previous="Anna")) in room.staff_texts()
+    assert room.family_texts()[-1] == plain(t("sw", "handoff.connected", name="Pekka"))
+    assert "Pekka" in plain(last_card(room).text)
+    room.counsellor(SECOND_COUNSELLOR, "Mimi ni Pekka", reply_to_message_id=relayed)
+    assert room.family_texts()[-1].endswith("Mimi ni Pekka")
+    room.counsellor(COUNSELLOR, "Anna hapa", reply_to_message_id=relayed)
+    assert not room.family_texts()[-1].endswith("Anna hapa")
+    assert room.counsellor(COUNSELLOR, "// Pekka jatkaa, hyvä", reply_to_message_id=relayed) == []
+    with room.services.db.sessions() as session:
+        audited = [(a.action, a.details) for a in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+        pekka = session.scalar(select(Counsellor).where(Counsellor.telegram_id == SECOND_COUNSELLOR))
+        anna = session.scalar(select(Counsellor).where(Counsellor.telegram_id == COUNSELLOR))
+        assert pekka is not None and anna is not None
+    assert room.ticket().counsellor_id == pekka.id
+    assert ("ticket.take_over", {"previous": f"counsellor:{anna.id}"}) in audited
+
+
+def test_a_counsellors_message_that_cannot_be_delivered_is_reported_as_a_reply_to_it(make_client, clock) -> None:
+    room = make_room(make_client, clock)
+    room.family("mtu")
+    room.claim()
+    replies = room.counsellor(COUNSELLOR, "Habari", reply_to_message_id=room.card_id(), message_id=930)
+    track = next(reply.track for reply in replies if reply.to is not None and reply.to.user is not None)
+    assert track is not None and track.startswith("ticket:out:")
+    hook = room.services.registry.undelivered_hooks["ticket"]
+    blocked = hook(track, "blocked")
+    assert [plain(reply.text) for reply in blocked] == [plain(t("fi", "handoff.staff.family_blocked", ticket=1))]
+    assert blocked[0].to is not None and blocked[0].to.reply_to == 930 and blocked[0].track == "ticket:notice:1"
+    refused = hook(track, "refused")
+    assert plain(refused[0].text) == plain(t("fi", "handoff.staff.not_delivered", ticket=1))
+    assert hook("ticket:msg:1", "blocked") == [], "only a counsellor's message to the family is reported"

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.channels.telegram import addressed_to_us
 from bot.core.messages import Incoming, UserRef
 from bot.db.models import AuditEntry, Counsellor
-from bot.features.handoff.models import Ticket, TicketStatus
+from bot.features.handoff.models import Ticket, TicketMessage, TicketStatus
 from bot.settings import Settings
 from bot.testing.fake_bot_api import FakeBotApi, Sent
 from tests.conftest import make_settings
@@ -87,7 +87,7 @@ async def test_swahili_request_claim_relay_both_ways_close_and_rating(api: FakeB
         )
         claimed_card = await card_of(api, 1)
         assert claimed_card.method == "editMessageText" and "Anna" in claimed_card.text
-        assert claimed_card.button_labels == [t("fi", "handoff.staff.close")]
+        assert claimed_card.button_labels == [t("fi", "handoff.staff.take_over"), t("fi", "handoff.staff.close")]
 
         # two messages each way; the bot says nothing itself meanwhile
         before = len(api.messages_to(FAMILY))
@@ -355,3 +355,100 @@ def test_a_command_is_ours_only_without_an_address_or_with_our_username() -> Non
     assert addressed_to_us("mail me at a@b.fi", "aito_test_bot") == "mail me at a@b.fi"
     assert addressed_to_us("/queue@other_bot", None) == "/queue", "before getMe: as before"
     assert Incoming(UserRef("console", "x"), text="/queue@other_bot").command == ("queue@other_bot", "")
+
+
+async def claimed_by_reply(api: FakeBotApi, bot: RunningBot) -> Sent:
+    """A Swahili family's request, claimed by Anna's reply to its card; returns the card as first sent."""
+    start(bot, Clock(WEDNESDAY_10))
+    await onboard(api, FAMILY, "Kiswahili", "sw")
+    await api.user_says(FAMILY, "mtu tafadhali", language_code="sw")
+    card = await card_of(api, 1)
+    await api.wait_for(lambda: ticket(bot).card_message_id == card.message_id)
+    await api.user_says(COUNSELLOR, "Habari, mimi ni Anna", chat_id=STAFF_CHAT, reply_to_message=api.reply_to(card))
+    await api.wait_for(lambda: any("Habari, mimi ni Anna" in s.text for s in api.messages_to(FAMILY)))
+    return card
+
+
+async def test_the_card_is_edited_in_place_when_the_request_is_claimed_by_reply_and_ended(
+    api: FakeBotApi, settings: Settings
+) -> None:
+    async with running_bot(settings, api, HandoffNLU()) as bot:
+        card = await claimed_by_reply(api, bot)
+        edited = await api.wait_for(
+            lambda: [s for s in api.sent if s.method == "editMessageText" and s.message_id == card.message_id]
+        )
+        assert edited[-1].chat_id == STAFF_CHAT and "Anna" in edited[-1].text
+        assert t("fi", "handoff.staff.status_open") not in edited[-1].text
+        assert edited[-1].button_labels == [t("fi", "handoff.staff.take_over"), t("fi", "handoff.staff.close")]
+        await api.user_says(FAMILY, "/stop", language_code="sw")
+        closed = await api.wait_for(
+            lambda: [
+                s
+                for s in api.sent
+                if s.method == "editMessageText"
+                and s.message_id == card.message_id
+                and t("fi", "handoff.staff.status_closed", time="10.00") in s.text
+            ]
+        )
+        assert closed[-1].button_labels == []
+        assert len([s for s in api.messages_to(STAFF_CHAT) if s.method == "sendMessage" and "#1</b>" in s.text]) == 1
+
+
+async def test_the_first_message_to_a_family_that_blocked_the_bot_is_reported_at_once(
+    api: FakeBotApi, settings: Settings
+) -> None:
+    async with running_bot(settings, api, HandoffNLU()) as bot:
+        card = await claimed_by_reply(api, bot)
+        api.blocked_chats.add(FAMILY)
+        sent = await api.user_says(COUNSELLOR, "Uko hapo?", chat_id=STAFF_CHAT, reply_to_message=api.reply_to(card))
+        notice = await api.wait_for(lambda: staff_with(api, t("fi", "handoff.staff.family_blocked", ticket=1)))
+        assert notice[0].params["reply_parameters"]["message_id"] == sent["message"]["message_id"]
+
+
+async def test_long_messages_and_captions_arrive_whole_and_every_part_takes_a_reply(
+    api: FakeBotApi, settings: Settings
+) -> None:
+    async with running_bot(settings, api, HandoffNLU()) as bot:
+        await claimed_by_reply(api, bot)
+        # the fake Bot API refuses more than 4096 characters after entity parsing, as Telegram does
+        words = " ".join(f"[{n:04}] & <x>" for n in range(315))
+        await api.user_says(FAMILY, words, language_code="sw")
+        parts = await api.wait_for(lambda: (found := staff_with(api, "(#1):")) and "(2/2)" in found[-1].text and found)
+        assert "[0314] &amp; &lt;x&gt;" in parts[-1].text and "(1/2)" in parts[-2].text
+        # a photo whose caption is too long for a caption: its text follows as a message of its own
+        photo = {
+            "photo": [{"file_id": "ph-8", "file_unique_id": "p8", "width": 10, "height": 10}],
+            "caption": "y" * 1100,
+        }
+        await api.user_sends(FAMILY, photo, language_code="sw")
+        follow = await api.wait_for(lambda: [s for s in staff_with(api, "y" * 100) if s.method == "sendMessage"])
+        await api.user_says(
+            COUNSELLOR, "Naona picha yako", chat_id=STAFF_CHAT, reply_to_message=api.reply_to(follow[-1])
+        )
+        await api.wait_for(lambda: any("Naona picha yako" in s.text for s in api.messages_to(FAMILY)))
+
+
+async def test_in_a_forum_topic_a_note_stays_with_the_counsellors(api: FakeBotApi, settings: Settings) -> None:
+    api.forum_chats.add(STAFF_CHAT)
+    async with running_bot(settings, api, HandoffNLU()) as bot:
+        start(bot, Clock(WEDNESDAY_10))
+        await onboard(api, FAMILY, "Kiswahili", "sw")
+        await api.user_says(FAMILY, "mtu tafadhali", language_code="sw")
+        await card_of(api, 1)
+        thread = api.forum_topics[0]["message_thread_id"]
+        await api.wait_for(lambda: ticket(bot).staff_thread_id == thread)
+        topic = {"message_thread_id": thread, "is_topic_message": True}
+        await api.user_says(COUNSELLOR, "// Does anyone here speak Swahili?", chat_id=STAFF_CHAT, **topic)
+        await api.wait_for(lambda: directions(bot) == ["note"])
+        assert ticket(bot).status == TicketStatus.OPEN, "a note does not claim"
+        await api.user_says(COUNSELLOR, "Karibu!", chat_id=STAFF_CHAT, **topic)
+        await api.wait_for(lambda: any("Karibu!" in s.text for s in api.messages_to(FAMILY)))
+        assert not any("Swahili?" in s.text for s in api.messages_to(FAMILY))
+        assert ticket(bot).status == TicketStatus.CLAIMED
+
+
+def directions(bot: RunningBot) -> list[str]:
+    """What the counsellors' messages of ticket 1 were: relayed (out) or internal notes (note)."""
+    with bot.services.db.sessions() as session:
+        rows = session.scalars(select(TicketMessage).where(TicketMessage.direction.in_(("out", "note"))))
+        return [row.direction for row in rows]

@@ -38,7 +38,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 
 from bot.channels.http_client import AiohttpRequest
 from bot.core.engine import Conversation
-from bot.core.messages import Incoming, MediaKind, Recipient, Reply, UserRef
+from bot.core.messages import Incoming, MediaKind, Recipient, Reply, UserRef, telegram_length
 from bot.core.services import Services
 from bot.db.base import utcnow
 from bot.inbox import Inbox
@@ -96,6 +96,9 @@ POSTGRES_DB_THREADS = 4
 # Keep-alive connections to the Bot API for sending (PTB's own default for the bot's requests).
 BOT_API_CONNECTIONS = 256
 T = TypeVar("T")
+# Why a tracked reply will never arrive (passed to `Registry.undelivered_hooks`).
+UNDELIVERED_BLOCKED = "blocked"  # 403: the recipient blocked the bot
+UNDELIVERED_REFUSED = "refused"  # Telegram refused the message for good
 # "/close@aito_bot 3": a command with the username of the bot it is addressed to (groups with several bots).
 ADDRESSED_COMMAND = re.compile(r"/([^\s@]*)@(\S*)")
 
@@ -128,12 +131,16 @@ def to_incoming(update: Update, staff_chat_id: int | None, bot_username: str | N
     message = update.message
     if message is None:
         return None
+    replied = message.reply_to_message
+    if replied is not None and replied.forum_topic_created is not None:
+        replied = None  # in a forum topic every message "replies" to the topic's first message: no reply
     common = {
         "language_hint": hint,
         "staff_chat": staff,
         "message_id": message.message_id,
         "thread_id": message.message_thread_id if message.is_topic_message else None,
-        "reply_to_message_id": message.reply_to_message.message_id if message.reply_to_message else None,
+        "reply_to_message_id": replied.message_id if replied else None,
+        "reply_to_bot": replied is not None and _from_us(replied, bot_username),
     }
     if message.text is not None:
         text = addressed_to_us(message.text, bot_username)
@@ -151,6 +158,14 @@ def addressed_to_us(text: str, bot_username: str | None) -> str | None:
     if bot_username is not None and addressed.group(2).casefold() != bot_username.casefold():
         return None
     return f"/{addressed.group(1)}{text[addressed.end() :]}"
+
+
+def _from_us(message: Message, bot_username: str | None) -> bool:
+    """Whether `message` was sent by this bot (`bot_username`: ours; None, before it is known: any bot)."""
+    sender = message.from_user
+    if sender is None or not sender.is_bot:
+        return False
+    return bot_username is None or (sender.username or "").casefold() == bot_username.casefold()
 
 
 def _username(bot: Bot) -> str | None:
@@ -197,6 +212,14 @@ class Origin:
     user: UserRef
     chat_id: int
     pressed_message_id: int | None = None
+
+
+def _edits_pressed(reply: Reply, origin: Origin) -> bool:
+    """Whether `reply` replaces the message whose button was pressed (not some other message, e.g. a card)."""
+    if not reply.edit:
+        return False
+    target = reply.to.edit_message_id if reply.to is not None else None
+    return target is None or target == origin.pressed_message_id
 
 
 def _addressed(reply: Reply, origin: Origin | None) -> Reply:
@@ -412,17 +435,26 @@ class TelegramChannel:
         who blocked it (403) loses only their own replies, everyone else's still go out, and nothing is
         sent twice. A chat that fails is skipped for the rest of the update, so its messages keep their order.
         """
-        if origin is not None and origin.pressed_message_id is not None and not any(r.edit for r in replies):
+        if (
+            origin is not None
+            and origin.pressed_message_id is not None
+            and not any(_edits_pressed(r, origin) for r in replies)
+        ):
             # The pressed message's buttons are spent: remove them so that they cannot be pressed twice.
             await self._quietly(
                 bot.edit_message_reply_markup(origin.chat_id, origin.pressed_message_id, reply_markup=None)
             )
-        dropped: set[int] = set()  # chats that will never take this update's messages
+        dropped: dict[int, str] = {}  # chats that will never take this update's messages, and why
         waiting: set[int] = set()  # chats that cannot be reached now: their messages wait for the retry
         unsent: list[Reply] = []
+        lost: list[tuple[str, str]] = []  # (track, why) of tracked replies that will never arrive
         for reply in replies:
             chat_id, user = self.chat_for(reply, origin)
-            if chat_id is None or chat_id in dropped:
+            if chat_id is None:
+                continue
+            if chat_id in dropped:
+                if reply.track:
+                    lost.append((reply.track, dropped[chat_id]))
                 continue
             if chat_id in waiting:
                 unsent.append(_addressed(reply, origin))
@@ -430,20 +462,24 @@ class TelegramChannel:
             try:
                 # A new forum topic is made once per reply, outside the send retries (no duplicate topics).
                 new_thread = await self._new_topic(bot, chat_id, reply.to.new_topic) if reply.to else None
-                message_id = await self._send_one(bot, chat_id, reply, origin, new_thread)
+                message_ids = await self._send_one(bot, chat_id, reply, origin, new_thread)
             except Forbidden:
-                dropped.add(chat_id)
+                dropped[chat_id] = UNDELIVERED_BLOCKED
                 self.metrics.delivery_errors.labels(BLOCKED).inc()
                 log.info("a recipient has blocked the bot (or never started it); their messages are paused")
                 if user is not None:
                     await self.in_db(self.conversation.user_blocked, user)
+                if reply.track:
+                    lost.append((reply.track, UNDELIVERED_BLOCKED))
                 continue
             except BadRequest as error:
                 # Permanent for this message: sending it again would fail again.
-                dropped.add(chat_id)
+                dropped[chat_id] = UNDELIVERED_REFUSED
                 reason = CHAT_NOT_FOUND if "chat not found" in str(error).lower() else REFUSED
                 self.metrics.delivery_errors.labels(reason).inc()
                 log.warning("a reply was refused by Telegram (%s)", reason)
+                if reply.track:
+                    lost.append((reply.track, UNDELIVERED_REFUSED))
                 continue
             except (TimedOut, NetworkError, RetryAfter) as error:
                 waiting.add(chat_id)
@@ -452,18 +488,34 @@ class TelegramChannel:
                 log.warning("a reply could not be sent now (%s); the retry sends it", type(error).__name__)
                 continue
             except TelegramError as error:  # e.g. a group that became a supergroup: nothing to resend
-                dropped.add(chat_id)
+                dropped[chat_id] = UNDELIVERED_REFUSED
                 self.metrics.delivery_errors.labels(REFUSED).inc()
                 log.warning("a reply was refused by Telegram (%s)", type(error).__name__)
+                if reply.track:
+                    lost.append((reply.track, UNDELIVERED_REFUSED))
                 continue
             self.metrics.replies.inc()
-            if reply.track and message_id is not None:
-                hook = self.services.registry.sent_hooks.get(reply.track.split(":", 1)[0])
-                if hook is not None and new_thread is not None:
-                    await self.in_db(hook, reply.track, chat_id, message_id, thread_id=new_thread)
-                elif hook is not None:
-                    await self.in_db(hook, reply.track, chat_id, message_id)
+            hook = self.services.registry.sent_hooks.get(reply.track.split(":", 1)[0]) if reply.track else None
+            if hook is not None:
+                # Every message the reply became (media and the text after it, a card sent anew) is reported.
+                for message_id in message_ids:
+                    if new_thread is not None:
+                        await self.in_db(hook, reply.track, chat_id, message_id, thread_id=new_thread)
+                    else:
+                        await self.in_db(hook, reply.track, chat_id, message_id)
+        if lost:
+            unsent += await self.deliver(bot, None, await self._instead_of_lost(lost))
         return unsent
+
+    async def _instead_of_lost(self, lost: list[tuple[str, str]]) -> list[Reply]:
+        """What the features send about replies that will never arrive (a counsellor's message to a family who
+        blocked the bot: the staff group is told). Once per track: the parts of one message share it."""
+        instead: list[Reply] = []
+        for track, why in dict.fromkeys(lost):
+            hook = self.services.registry.undelivered_hooks.get(track.split(":", 1)[0])
+            if hook is not None:
+                instead += await self.in_db(hook, track, why)
+        return instead
 
     async def _new_topic(self, bot: Bot, chat_id: int, name: str | None) -> int | None:
         """Open a forum topic named `name` where the chat has topics; None elsewhere (or if that fails)."""
@@ -487,7 +539,7 @@ class TelegramChannel:
 
     async def _send_one(
         self, bot: Bot, chat_id: int, reply: Reply, origin: Origin | None, thread: int | None = None
-    ) -> int | None:
+    ) -> list[int]:
         for attempt in range(1, SEND_ATTEMPTS + 1):
             try:
                 return await self._send_once(bot, chat_id, reply, origin, thread)
@@ -504,7 +556,8 @@ class TelegramChannel:
 
     async def _send_once(
         self, bot: Bot, chat_id: int, reply: Reply, origin: Origin | None, new_thread: int | None = None
-    ) -> int | None:
+    ) -> list[int]:
+        """Send (or edit) one reply; returns the ids of the messages it became (media, then a long text)."""
         markup = keyboard(reply)
         thread = new_thread if new_thread is not None else (reply.to.thread_id if reply.to else None)
         reply_to = (
@@ -512,18 +565,20 @@ class TelegramChannel:
             if reply.to and reply.to.reply_to and new_thread is None
             else None
         )
-        # An edit replaces the pressed message, so it must be meant for the chat where it was pressed (a
-        # staff card edited from the staff group names that group explicitly; a crash replay sends anew).
-        pressed_here = origin is not None and origin.pressed_message_id is not None and chat_id == origin.chat_id
-        if reply.edit and origin is not None and origin.pressed_message_id is not None and pressed_here:
+        # An edit replaces the message it names (`Recipient.edit_message_id`: a ticket card whose state
+        # changed), else the pressed message, which must then be in this chat (a crash replay sends anew).
+        target = reply.to.edit_message_id if reply.to is not None else None
+        if target is None and origin is not None and chat_id == origin.chat_id:
+            target = origin.pressed_message_id
+        if reply.edit and target is not None:
             try:
                 edited = await bot.edit_message_text(
-                    reply.text, chat_id=chat_id, message_id=origin.pressed_message_id, reply_markup=markup
+                    reply.text, chat_id=chat_id, message_id=target, reply_markup=markup
                 )
-                return edited.message_id if isinstance(edited, Message) else origin.pressed_message_id
+                return [edited.message_id if isinstance(edited, Message) else target]
             except BadRequest as error:
                 if "not modified" in str(error).lower():
-                    return origin.pressed_message_id
+                    return [target]
                 # Too old to edit, or deleted: fall through and send it as a new message.
         if reply.attachment is not None:
             document = InputFile(reply.attachment.content, filename=reply.attachment.filename)
@@ -533,7 +588,7 @@ class TelegramChannel:
         sent = await bot.send_message(
             chat_id, reply.text, reply_markup=markup, message_thread_id=thread, reply_parameters=reply_to
         )
-        return sent.message_id
+        return [sent.message_id]
 
     async def _send_media(
         self,
@@ -543,11 +598,11 @@ class TelegramChannel:
         thread: int | None,
         reply_to: ReplyParameters | None,
         markup: InlineKeyboardMarkup | None,
-    ) -> int:
+    ) -> list[int]:
         """Send media again by its file id (relayed between a family and a counsellor), `text` as caption."""
         assert reply.media is not None
         kind, file_id = reply.media
-        long_text = len(reply.text) > MAX_CAPTION
+        long_text = telegram_length(reply.text) > MAX_CAPTION
         caption = None if long_text or not reply.text else reply.text
         common: dict[str, Any] = {"message_thread_id": thread, "reply_parameters": reply_to}
         if not long_text:
@@ -567,14 +622,15 @@ class TelegramChannel:
         else:
             sent = await bot.send_document(chat_id, file_id, caption=caption, **common)
         if long_text:  # captions are limited to 1024 characters: the text follows as its own message
-            await bot.send_message(
+            text = await bot.send_message(
                 chat_id,
                 reply.text,
                 reply_markup=markup,
                 message_thread_id=thread,
                 reply_parameters=ReplyParameters(sent.message_id, allow_sending_without_reply=True),
             )
-        return sent.message_id
+            return [sent.message_id, text.message_id]
+        return [sent.message_id]
 
     async def _quietly(self, call: object) -> None:
         try:

@@ -22,7 +22,16 @@ from sqlalchemy.orm import Session
 from bot.core.context import Context, Option
 from bot.core.flood import FloodGuard, Verdict
 from bot.core.flows import PAYLOAD_SEPARATOR, STAMP_CHARS, STAMP_SEPARATOR, FlowError, StepSpec
-from bot.core.messages import Button, Incoming, MediaKind, Recipient, Reply, UserRef, reply_to_json
+from bot.core.messages import (
+    Button,
+    Incoming,
+    MediaKind,
+    Recipient,
+    Reply,
+    UserRef,
+    reply_to_json,
+    telegram_length,
+)
 from bot.core.services import Services
 from bot.core.texts import language_named
 from bot.db.models import ConversationState, MessageLog, User
@@ -644,10 +653,13 @@ def _mark_handled(session: Session, incoming: Incoming, recorded: bool, replies:
 
 
 def _bounded(reply: Reply) -> Reply:
-    """Telegram refuses messages over 4096 characters; paging is the features' job, this is the guard."""
-    if len(reply.text) <= MAX_REPLY_CHARS:
+    """Telegram refuses messages over 4096 characters (as it counts them); paging is the features' job, this
+    is the guard."""
+    if telegram_length(reply.text) <= MAX_REPLY_CHARS:
         return reply
     cut = reply.text[: MAX_REPLY_CHARS - 1]
+    while telegram_length(cut) > MAX_REPLY_CHARS - 1:  # emoji count twice: cut by what is still over
+        cut = cut[: len(cut) - (telegram_length(cut) - MAX_REPLY_CHARS + 1)]
     cut = cut[: cut.rfind("\n")] if "\n" in cut else cut
     return replace(reply, text=cut + "…")
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import html
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -47,6 +49,8 @@ class Incoming:
     thread_id: int | None = None
     message_id: int | None = None
     reply_to_message_id: int | None = None
+    # The message replied to is one of this bot's own (a staff-group reply that may be meant for a family).
+    reply_to_bot: bool = False
 
     @property
     def command(self) -> tuple[str, str] | None:
@@ -102,6 +106,19 @@ class Recipient:
     # For the staff group: open a new forum topic with this name (where the group has topics) and send
     # there; the channel reports the topic's thread id to the sent hook as `thread_id=`.
     new_topic: str | None = None
+    # With `Reply.edit`: the message to replace in this recipient's chat (e.g. a ticket card whose state
+    # changed), instead of the message whose button was pressed.
+    edit_message_id: int | None = None
+
+
+TAG = re.compile(r"<[^>]*>")
+
+
+def telegram_length(text: str) -> int:
+    """The length Telegram holds an HTML message to (4096; a caption 1024): counted after entity parsing,
+    so tags do not count and `&amp;` is one character, in UTF-16 code units (an emoji may be two)."""
+    visible = html.unescape(TAG.sub("", text))
+    return len(visible.encode("utf-16-le")) // 2
 
 
 def reply_to_json(reply: Reply) -> dict[str, Any]:
@@ -125,6 +142,7 @@ def reply_to_json(reply: Reply) -> dict[str, Any]:
             "thread_id": reply.to.thread_id,
             "reply_to": reply.to.reply_to,
             "new_topic": reply.to.new_topic,
+            "edit_message_id": reply.to.edit_message_id,
         },
         "track": reply.track,
         "media": None if reply.media is None else [reply.media[0].value, reply.media[1]],
@@ -150,6 +168,7 @@ def reply_from_json(data: dict[str, Any]) -> Reply:
             thread_id=to.get("thread_id"),
             reply_to=to.get("reply_to"),
             new_topic=to.get("new_topic"),
+            edit_message_id=to.get("edit_message_id"),
         ),
         track=data.get("track"),
         media=(MediaKind(media[0]), str(media[1])) if media else None,

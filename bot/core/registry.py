@@ -50,6 +50,10 @@ class Registry:
     # Called by a channel with (track, chat id, message id) after sending a reply that carried `track`;
     # a reply that opened a forum topic (`Recipient.new_topic`) also passes `thread_id=` the new topic's id.
     sent_hooks: dict[str, Callable[..., None]] = field(default_factory=dict)
+    # Called by a channel with (track, reason) when a reply that carried `track` will never arrive ("blocked":
+    # the recipient blocked the bot; "refused": the platform refused it); returns replies to send instead
+    # (e.g. telling the staff group that a counsellor's message did not reach the family).
+    undelivered_hooks: dict[str, Callable[[str, str], list[Any]]] = field(default_factory=dict)
     # Commands of the staff group, in the order features register them (each feature handles its own, in an
     # interceptor), and those a counsellor uses in a private chat with the bot (/slots): the staff group's /help
     # lists both, each with its `staff.help.<name>` string in STAFF_LANGUAGE (see bot/features/staff_help.py).

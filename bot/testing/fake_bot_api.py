@@ -19,6 +19,8 @@ from typing import Any
 from tornado.httputil import HTTPServerRequest
 from tornado.web import Application, RequestHandler
 
+from bot.core.messages import telegram_length
+
 BOT_USER = {"id": 777000111, "is_bot": True, "first_name": "Aito", "username": "aito_test_bot"}
 RAW_STRING_FIELDS = {"text", "caption", "callback_query_id", "name", "description", "secret_token", "url", "query"}
 
@@ -282,8 +284,12 @@ class FakeBotApi:
         chat_id = _int(params.get("chat_id"))
         assert chat_id is not None
         text = str(params.get("text") or params.get("caption") or "")
-        if method == "sendMessage" and not 1 <= len(text) <= 4096:
+        # Telegram counts the length after entity parsing: tags do not count, "&amp;" is one character.
+        length = telegram_length(text) if params.get("parse_mode") == "HTML" else len(text.encode("utf-16-le")) // 2
+        if method in ("sendMessage", "editMessageText") and not 1 <= length <= 4096:
             raise _ApiError(400, "Bad Request: message text is empty or too long")
+        if params.get("caption") is not None and length > 1024:
+            raise _ApiError(400, "Bad Request: message caption is too long")
         markup = params.get("reply_markup") or {}
         if isinstance(markup, str):
             markup = json.loads(markup)

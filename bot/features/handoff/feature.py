@@ -20,7 +20,7 @@ from bot.core.services import Services
 from bot.core.texts import LANGUAGE_NAMES
 from bot.db.models import Counsellor, MessageLog, User
 from bot.features.handoff.config import HandoffConfig
-from bot.features.handoff.desk import PAYLOAD, TRACK, HandoffDesk
+from bot.features.handoff.desk import PAYLOAD, STAFF, TRACK, HandoffDesk, is_note
 from bot.features.handoff.models import Ticket, TicketMessage, TicketReason, TicketStatus
 from bot.features.handoff.privacy import erase_tickets, export_tickets, purge_expired
 from bot.features.handoff.translate import build_translator
@@ -30,7 +30,7 @@ from bot.staff import actor_label, audit, counsellor_by_telegram_id, typed_numbe
 
 log = logging.getLogger(__name__)
 
-STAFF_BUTTON = re.compile(rf"^{PAYLOAD}:(claim|close):(\d{{1,9}})$")
+STAFF_BUTTON = re.compile(rf"^{PAYLOAD}:(claim|close|close_confirmed|close_back|take_over):(\d{{1,9}})$")
 OFFERED_MEDIA = (MediaKind.VOICE, MediaKind.PHOTO, MediaKind.DOCUMENT)
 TOPIC_CONFIDENCE = 0.2  # a topic the request mentions, in second place behind human_handoff
 REALERT_EVERY_SECONDS = 60
@@ -268,7 +268,11 @@ def register(registry: Registry, services: Services) -> None:
             remind(ctx, ticket, "handoff.still_open")
 
     def staff_group(ctx: Context) -> bool:
-        """Ticket buttons, /close, /queue and counsellors' replies in the staff group."""
+        """Ticket buttons, /close, /queue, internal notes and counsellors' replies in the staff group.
+
+        A counsellor's message that belongs to a ticket reaches the family only from the counsellor who has it
+        (whoever writes first to an open ticket takes it); anything else that was meant for a family but cannot
+        reach one is answered in the group, saying why and what to do."""
         incoming = ctx.incoming
         if not incoming.staff_chat:
             return False
@@ -276,6 +280,9 @@ def register(registry: Registry, services: Services) -> None:
             if not incoming.payload.startswith(f"{PAYLOAD}:"):
                 return False
             staff_button(ctx, incoming.payload)
+            return True
+        if is_note(incoming.text):  # before commands: "// …" would read as the command "/"
+            staff_note(ctx, desk.ticket_for_staff_message(ctx.session, incoming))
             return True
         command = incoming.command
         if command is not None:
@@ -289,19 +296,65 @@ def register(registry: Registry, services: Services) -> None:
             return False
         ticket = desk.ticket_for_staff_message(ctx.session, incoming)
         if ticket is None:
-            return False
+            return not_routed(ctx)
+        if desk.replies_to_note(ctx.session, incoming):
+            staff_note(ctx, ticket)
+            return True
         counsellor = listed(ctx, "ticket.reply", ticket)
         if counsellor is None:
             return True
+        if ticket.status == TicketStatus.OPEN:
+            desk.claim(ctx, ticket, counsellor)  # a colleague may have been first: the checks below tell
         if ticket.status == TicketStatus.CLOSED:
-            desk.staff_notice(ctx, ticket, "already_closed")
+            desk.staff_notice(ctx, ticket, "closed_not_delivered", reply_to=incoming.message_id)
             return True
-        if ticket.status == TicketStatus.OPEN and not desk.claim(ctx, ticket, counsellor, from_card=False):
+        if ticket.counsellor_id != counsellor.id:
+            held_by_colleague(ctx, ticket)
             return True
         desk.relay_to_family(
             ctx, ticket, counsellor, text=incoming.text, media=incoming.media, media_ref=incoming.media_ref
         )
         return True
+
+    def staff_note(ctx: Context, ticket: Ticket | None) -> None:
+        """An internal note (NOTE_MARKER, or a reply to a note): it stays in the group, never claims, and a
+        reply to it is a note too. Nothing is said: the note is for the colleagues."""
+        if ticket is None or ctx.incoming.user.channel != "telegram":
+            return
+        if counsellor_by_telegram_id(ctx.session, ctx.incoming.user.external_id) is not None:
+            desk.note(ctx, ticket)
+
+    def not_routed(ctx: Context) -> bool:
+        """A counsellor's reply to one of the bot's messages that belongs to no ticket (the bot's other messages,
+        or links gone with the retention period): say that it went nowhere and how to answer a family. Chat
+        between counsellors that replies to no message of the bot is left alone."""
+        incoming = ctx.incoming
+        if not incoming.reply_to_bot or incoming.user.channel != "telegram":
+            return False
+        if counsellor_by_telegram_id(ctx.session, incoming.user.external_id) is None:
+            return False
+        log.info("a counsellor's reply belongs to no request; told so")
+        ctx.send(
+            Reply(
+                text=desk.staff_t("not_routed"),
+                to=Recipient(staff=True, thread_id=incoming.thread_id, reply_to=incoming.message_id),
+            )
+        )
+        return True
+
+    def held_by_colleague(ctx: Context, ticket: Ticket) -> None:
+        """Only the counsellor who has the ticket writes to the family: a colleague's message stays in the
+        group, with a way to take the ticket over."""
+        holder = ctx.session.get(Counsellor, ticket.counsellor_id) if ticket.counsellor_id else None
+        log.info("a message for ticket %d from a counsellor who does not have it was not relayed", ticket.id)
+        desk.staff_notice(
+            ctx,
+            ticket,
+            "held_by_colleague",
+            reply_to=ctx.incoming.message_id,
+            buttons=((desk.take_over_button(ticket),),),
+            name=holder.name if holder else "?",
+        )
 
     def listed(ctx: Context, action: str, ticket: Ticket | None) -> Counsellor | None:
         """The counsellor behind this staff message, or None after refusing and auditing the attempt."""
@@ -323,13 +376,23 @@ def register(registry: Registry, services: Services) -> None:
     def staff_button(ctx: Context, payload: str) -> None:
         match = STAFF_BUTTON.match(payload)
         ticket = ctx.session.get(Ticket, int(match.group(2))) if match else None
-        pressed_card = ticket is not None and ticket.card_message_id == ctx.incoming.message_id
-        counsellor = listed(ctx, f"ticket.{match.group(1)}" if match else "ticket.button", ticket)
+        action = match.group(1) if match else "button"
+        pressed = ctx.incoming.message_id
+        pressed_card = ticket is not None and ticket.card_message_id == pressed
+        counsellor = listed(ctx, f"ticket.{action}", ticket)
         if counsellor is None:
             if pressed_card and ticket is not None:
-                ctx.send(desk.card(ctx.session, ticket, edit=True))  # keep the card's buttons for counsellors
+                desk.refresh_card(ctx, ticket)  # keep the card's buttons for counsellors
             return
-        if match is None or ticket is None or not pressed_card:
+        # "Take over" is also under the notice a colleague gets: any message linked to the ticket will do.
+        pressed_linked = (
+            action == "take_over"
+            and ticket is not None
+            and pressed is not None
+            and (found := desk.ticket_of_message(ctx.session, pressed)) is not None
+            and found.id == ticket.id
+        )
+        if match is None or ticket is None or not (pressed_card or pressed_linked):
             log.info("refused a ticket button that does not match its card")
             ctx.send(
                 Reply(
@@ -338,16 +401,25 @@ def register(registry: Registry, services: Services) -> None:
                 )
             )
             return
-        if match.group(1) == "claim":
-            if not desk.claim(ctx, ticket, counsellor, from_card=True):
+        if action == "claim" or (action == "take_over" and ticket.status == TicketStatus.OPEN):
+            if not desk.claim(ctx, ticket, counsellor):
                 refresh_after_refusal(ctx, ticket)
-            return
-        if not desk.close(ctx, ticket, counsellor=counsellor, from_card=True):
+        elif action == "close" and ticket.status == TicketStatus.OPEN:
+            # Nobody has written to the family yet, and Close sits beside Claim: ask once.
+            ctx.send(desk.card(ctx.session, ticket, edit=True, confirm_close=True))
+        elif action in ("close", "close_confirmed"):
+            if not desk.close(ctx, ticket, counsellor=counsellor):
+                refresh_after_refusal(ctx, ticket)
+        elif action == "close_back":
+            desk.refresh_card(ctx, ticket)
+        elif ticket.status == TicketStatus.CLAIMED and ticket.counsellor_id == counsellor.id:
+            desk.staff_notice(ctx, ticket, "already_yours")
+        elif not desk.take_over(ctx, ticket, counsellor):
             refresh_after_refusal(ctx, ticket)
 
     def refresh_after_refusal(ctx: Context, ticket: Ticket) -> None:
         """Someone was first: show the card as it is now, and say why nothing happened."""
-        ctx.send(desk.card(ctx.session, ticket, edit=True))
+        desk.refresh_card(ctx, ticket)
         if ticket.status == TicketStatus.CLOSED:
             desk.staff_notice(ctx, ticket, "already_closed")
         else:
@@ -405,11 +477,13 @@ def register(registry: Registry, services: Services) -> None:
 
     # ------------------------------------------------------------------ what the channel reports back
     def on_sent(track: str, chat_id: int, message_id: int, thread_id: int | None = None) -> None:
-        """Remember where a ticket's card and relayed messages landed, so that replies find their ticket."""
+        """Remember where a ticket's card, relayed messages and notices landed, so that replies find their ticket.
+
+        One reply may become several messages (media and its long text): each is linked."""
         _prefix, _, rest = track.partition(":")
         kind, _, ident = rest.partition(":")
-        if not ident.isdecimal():
-            return
+        if not ident.isdecimal() or kind not in ("card", "msg", "notice") or chat_id != services.settings.staff_chat_id:
+            return  # "out": a counsellor's message in the family's chat, linked by the counsellor's own message
         with services.db.session() as session:
             if kind == "card":
                 ticket = session.get(Ticket, int(ident))
@@ -419,10 +493,29 @@ def register(registry: Registry, services: Services) -> None:
                         ticket.staff_thread_id = thread_id
             elif kind == "msg":
                 row = session.get(TicketMessage, int(ident))
-                if row is not None:
+                if row is not None and row.staff_message_id is None:
                     row.staff_message_id = message_id
+                elif row is not None and row.staff_message_id != message_id:
+                    ticket = session.get(Ticket, row.ticket_id)
+                    if ticket is not None:  # a further part of the same message
+                        desk.link(session, ticket, STAFF, message_id, services.clock())
+            else:
+                ticket = session.get(Ticket, int(ident))
+                if ticket is not None:
+                    desk.link(session, ticket, STAFF, message_id, services.clock())
 
     registry.sent_hooks[TRACK] = on_sent
+
+    def on_undelivered(track: str, why: str) -> list[Reply]:
+        """A counsellor's message that will never reach the family (blocked, refused): the group is told."""
+        _prefix, _, rest = track.partition(":")
+        kind, _, ident = rest.partition(":")
+        if kind != "out" or not ident.isdecimal():
+            return []
+        with services.db.session() as session:
+            return desk.undelivered(session, int(ident), why)
+
+    registry.undelivered_hooks[TRACK] = on_undelivered
 
     # /metrics: requests no counsellor has picked up yet (a number that keeps growing needs a person).
     registry.gauges["aito_open_tickets"] = (

@@ -1,8 +1,10 @@
 """The handoff feature's part of /mydata (export), /delete (erasure) and retention.
 
 Tickets carry no message text; the relayed messages do (only with consent). On erasure the relayed
-messages go, an active ticket is closed (its counsellor is told), and the tickets themselves are kept for
-statistics only as anonymous rows pointing at the privacy feature's placeholder user.
+messages go, an active ticket is closed (its counsellor is told, its card shows it), and the tickets themselves
+are kept for statistics only as anonymous rows pointing at the privacy feature's placeholder user. What stays
+of a relayed message is only the id of its copy in the staff group (no text, no kind), so that a counsellor
+who answers it later hears that the request is closed instead of nothing.
 """
 
 from __future__ import annotations
@@ -10,12 +12,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bot.core.context import Context
 from bot.db.models import User
-from bot.features.handoff.desk import HandoffDesk
+from bot.features.handoff.desk import IN, OUT, STAFF, HandoffDesk
 from bot.features.handoff.models import Ticket, TicketMessage, TicketStatus
 
 
@@ -29,7 +31,9 @@ def export_tickets(session: Session, user: User) -> dict[str, Any]:
     exported = []
     for ticket in tickets:
         messages = session.scalars(
-            select(TicketMessage).where(TicketMessage.ticket_id == ticket.id).order_by(TicketMessage.id)
+            select(TicketMessage)
+            .where(TicketMessage.ticket_id == ticket.id, TicketMessage.direction.in_((IN, OUT)))
+            .order_by(TicketMessage.id)
         ).all()
         exported.append(
             {
@@ -62,10 +66,19 @@ def erase_tickets(desk: HandoffDesk, ctx: Context) -> dict[str, int]:
     ids = list(session.scalars(select(Ticket.id).where(Ticket.user_id == user.id)))
     if not ids:
         return {}
-    counts = {
-        "ticket_messages": _rowcount(session.execute(delete(TicketMessage).where(TicketMessage.ticket_id.in_(ids))))
-    }
-    for ticket in session.scalars(select(Ticket).where(Ticket.id.in_(ids), Ticket.status != TicketStatus.CLOSED)):
+    ours = TicketMessage.ticket_id.in_(ids)
+    deleted = _rowcount(session.execute(delete(TicketMessage).where(ours, TicketMessage.staff_message_id.is_(None))))
+    blanked = _rowcount(
+        session.execute(
+            update(TicketMessage)
+            .where(ours)
+            .values(text=None, media=None, direction=STAFF)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    counts = {"ticket_messages": deleted + blanked}
+    closed = list(session.scalars(select(Ticket).where(Ticket.id.in_(ids), Ticket.status != TicketStatus.CLOSED)))
+    for ticket in closed:
         ticket.status, ticket.closed_at, ticket.closed_by = TicketStatus.CLOSED.value, ctx.now, "family"
         desk.staff_notice(ctx, ticket, "family_erased")
     session.flush()
@@ -75,6 +88,9 @@ def erase_tickets(desk: HandoffDesk, ctx: Context) -> dict[str, int]:
         counts["tickets"] = _rowcount(session.execute(delete(Ticket).where(Ticket.id.in_(ids))))
         return counts
     counts["tickets"] = reassign_to_placeholder(session, Ticket, Ticket.user_id, user.id, ctx.now)
+    for ticket in closed:  # drawn once the family is the placeholder: "data deleted", not its label
+        session.refresh(ticket)
+        desk.refresh_card(ctx, ticket)
     return counts
 
 
