@@ -967,3 +967,35 @@ def test_a_counsellors_message_that_cannot_be_delivered_is_reported_as_a_reply_t
     refused = hook(track, "refused")
     assert plain(refused[0].text) == plain(t("fi", "handoff.staff.not_delivered", ticket=1))
     assert hook("ticket:msg:1", "blocked") == [], "only a counsellor's message to the family is reported"
+
+
+# ---------------------------------------------------------------------- media the bot cannot pass on
+def family_sends(room: Room, kind: MediaKind, media_ref: str | None) -> list[Reply]:
+    replies = room.client._handle(Incoming(room.client.user, media=kind, media_ref=media_ref))
+    room.sync()
+    return replies
+
+
+@pytest.mark.parametrize("claimed", [False, True])
+def test_a_sticker_reaches_the_request_and_a_location_asks_for_words(make_client, clock, claimed: bool) -> None:
+    room = make_room(make_client, clock)
+    room.family("mtu")
+    if claimed:
+        room.claim()
+    relayed = len(room.relayed_texts())
+    family_sends(room, MediaKind.STICKER, "sticker-1")  # a counsellor can look at a sticker or a video note
+    assert len(room.relayed_texts()) == relayed + 1
+    replies = family_sends(room, MediaKind.LOCATION, None)  # no file to pass on: say so, relay nothing empty
+    assert plain(t("sw", "handoff.media_not_passed")) in [plain(r.text) for r in replies]
+    assert len(room.relayed_texts()) == relayed + 1
+
+
+def test_a_counsellors_location_is_not_sent_as_an_empty_message(make_client, clock) -> None:
+    room = make_room(make_client, clock)
+    room.family("mtu")
+    room.claim()
+    before = len(room.to_family)
+    reply_to = room.card_id()
+    room.counsellor(COUNSELLOR, None, media=MediaKind.LOCATION, reply_to_message_id=reply_to)
+    assert len(room.to_family) == before
+    assert plain(t("fi", "handoff.staff.media_not_delivered", ticket=1)) in room.staff_texts()

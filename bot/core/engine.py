@@ -393,7 +393,7 @@ class Conversation:
         if not ctx.replies:
             key = f"media.{kind.value}" if ctx.services.texts.has(f"media.{kind.value}") else "media.other"
             ctx.say(ctx.t(key))
-            redirect = redirect or "main.menu_short"
+            redirect = redirect or "main.menu"
         if redirect:
             self.go(ctx, redirect)
 

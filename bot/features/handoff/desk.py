@@ -541,6 +541,10 @@ class HandoffDesk:
             self.staff_notice(ctx, ticket, "family_blocked", reply_to=ctx.incoming.message_id)
             return
         text = (text or "").strip()
+        if media is not None and not media_ref and not text:
+            # A location or a contact card: nothing the bot can pass on, and an empty "Anna:" would puzzle them.
+            self.staff_notice(ctx, ticket, "media_not_delivered", reply_to=ctx.incoming.message_id)
+            return
         row = TicketMessage(
             ticket_id=ticket.id,
             direction=OUT,

@@ -157,16 +157,31 @@ def register(registry: Registry, services: Services) -> None:
 
     # ------------------------------------------------------------------ media: a counsellor can look at it
     def on_media(ctx: Context, kind: MediaKind) -> str | None:
+        """While a request is open, anything the counsellor can look at goes to the request (a video note, a
+        sticker too); otherwise a voice message, a photo or a file brings the offer of a person."""
         ticket = desk.active_ticket(ctx.session, ctx.user.id)
         if ticket is not None:
-            desk.relay_from_family(ctx, ticket, text=ctx.incoming.text, media=kind, media_ref=ctx.incoming.media_ref)
-            ctx.go("handoff.noted")
+            if not not_passed_on(ctx):
+                desk.relay_from_family(
+                    ctx, ticket, text=ctx.incoming.text, media=kind, media_ref=ctx.incoming.media_ref
+                )
+                ctx.go("handoff.noted")
             return None
+        if kind not in OFFERED_MEDIA:
+            return None  # the bot's own reply to a sticker or a location
         ctx.set_var("handoff_media", [kind.value, ctx.incoming.media_ref])
         ctx.go("handoff.media_offer")
         return None
 
-    for kind in OFFERED_MEDIA:
+    def not_passed_on(ctx: Context) -> bool:
+        """A location or a contact card, with no words: nothing to pass on; the family is asked for words."""
+        incoming = ctx.incoming
+        if incoming.media is None or incoming.media_ref or (incoming.text or "").strip():
+            return False
+        ctx.say(ctx.t("handoff.media_not_passed"))
+        return True
+
+    for kind in MediaKind:
         registry.on_media(kind)(on_media)
 
     # ------------------------------------------------------------------ interceptors
@@ -196,6 +211,8 @@ def register(registry: Registry, services: Services) -> None:
                 ctx.go("main.menu")
                 return True
             return False  # other commands are requests to the bot itself (/delete, /mydata …): answered as usual
+        if not_passed_on(ctx):
+            return True
         desk.relay_from_family(ctx, ticket, text=incoming.text, media=incoming.media, media_ref=incoming.media_ref)
         understanding = ctx.understanding
         if understanding is not None and understanding.crisis:
