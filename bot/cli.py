@@ -33,15 +33,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     setup_logging(settings.log_level)
-    if args.command != "run":
-        # Every command migrates the database first; alembic's INFO lines ("Context impl SQLiteImpl", each
-        # migration) belong in the running bot's log, not in a coordinator's terminal. Problems still show.
-        logging.getLogger("alembic").setLevel(logging.WARNING)
     handler: Callable[[argparse.Namespace, Settings], int] | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
         return 2
-    return handler(args, settings)
+    if args.command == "run":
+        return handler(args, settings)
+    # Every command migrates the database first; alembic's INFO lines ("Context impl SQLiteImpl", each
+    # migration) belong in the running bot's log, not in a coordinator's terminal. Problems still show. The
+    # level is put back afterwards: main() also runs inside other programs (the tests).
+    alembic = logging.getLogger("alembic")
+    level = alembic.level
+    alembic.setLevel(logging.WARNING)
+    try:
+        return handler(args, settings)
+    finally:
+        alembic.setLevel(level)
 
 
 def build_parser() -> argparse.ArgumentParser:
