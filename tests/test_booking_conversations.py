@@ -565,7 +565,7 @@ def test_a_phone_meeting_asks_for_the_number_and_the_counsellor_gets_it(
 ) -> None:
     add_slot(world, add_counsellor(world), timedelta(days=2), mode="phone", municipality=None, place=None)
     client = family(world, "f1", language)
-    book_by_phone(client, language, "tomorrow?")  # not a number: asked again, still in the booking
+    book_by_phone(client, language, "040 12")  # digits, but no number: asked again, still in the booking
     assert t(language, "booking.phone_invalid") in client.text
     assert t(language, "booking.phone_question.phone") in client.text
     client.send(typed)

@@ -54,6 +54,8 @@ MISREAD = {
     "yes, Arabic please": "affirm",
     "peru": "cancel_booking",  # "cancel": as the real model reads it
     "lopeta": "reminders_off",  # "stop"
+    "no": "deny",
+    "what is Kela?": "topic_money",  # a question about a topic, not the booking's topic
     "in Tervola": "topic_health",
 }
 

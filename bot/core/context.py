@@ -44,6 +44,8 @@ class Context:
     understanding: Understanding | None = None
     # The message may hide a crisis: a safety question goes below this turn's answer.
     safety_check: bool = False
+    # The step the family was at before pressing a button of another (an entry step): `flow.step`.
+    pressed_from: str | None = None
 
     @property
     def language(self) -> str:

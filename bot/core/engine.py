@@ -220,11 +220,12 @@ class Conversation:
         if not text:
             self._misunderstood(ctx)
             return
-        self._log_incoming(ctx, text)
+        step = self.current_step(ctx)
+        if step is None or not step.sensitive:
+            self._log_incoming(ctx, text)
         if understanding is not None and understanding.crisis_check:
             log.info("a message close to a crisis: a safety question goes with the answer")
             ctx.safety_check = True
-        step = self.current_step(ctx)
         answer = typed_answer(step, understanding)
         if step is not None and answer is not None:
             self._on_payload(ctx, _payload(ctx, step, answer))  # "yes" typed to "Shall I book it?": its button
@@ -243,22 +244,34 @@ class Conversation:
     def _offer_resume(self, ctx: Context, left: StepSpec | None) -> None:
         """A question answered half way through a flow (a booking) does not drop it silently: a line says it is
         not finished, with a button back to where the family was (their choices are still in the flow's vars)."""
-        if left is None or left.unfinished is None:
-            return
+        if left is None or left.unfinished is None or ctx.safety_check:
+            return  # a safety question is no place for "your booking is not finished"
         now = self.current_step(ctx)
-        if now is None or now.flow == left.flow or now.ref in LANGUAGE_STEPS:
+        if now is None or now.flow == left.flow:
             return
         ctx.set_var(RESUME_AT, left.ref)
+        if now.ref not in LANGUAGE_STEPS:
+            self.show_resume(ctx)  # below a language switch offer: once the language is settled
+
+    def show_resume(self, ctx: Context) -> None:
+        """The way back to the unfinished step kept in RESUME_AT, below this turn's replies, if it still holds."""
+        ref = ctx.vars.get(RESUME_AT)
+        left = self.flows.find(str(ref)) if ref else None
+        now = self.current_step(ctx)
+        if left is None or left.unfinished is None or (now is not None and now.flow == left.flow):
+            return
         self.show(ctx, self.flows.step(left.unfinished, current_flow=left.flow).ref)
 
     def resume(self, ctx: Context) -> str:
-        """Where the "back to the booking" button goes: the step the family left, or the menu when the offer
-        has lapsed (they went back into that flow another way since)."""
+        """Where the "back to the booking" button goes: the step the family left. When the offer has lapsed
+        (they went back into that flow another way since), an old button: the family stays where they are."""
         ref = ctx.pop_var(RESUME_AT)
         step = self.flows.find(str(ref)) if ref else None
         if step is None or step.unfinished is None:
-            ctx.say(ctx.t("errors.stale_button"))
-            return "main.menu"
+            if ctx.pressed_from:
+                ctx.state.flow, _, ctx.state.step = ctx.pressed_from.partition(".")
+            self._stale_button(ctx)
+            return ""
         return step.ref
 
     @staticmethod
@@ -327,6 +340,7 @@ class Conversation:
                 self._stale_button(ctx)  # a button under an older message, about another group or section
                 return
         if (step.flow, step.id) != current:  # see the check above
+            ctx.pressed_from = f"{ctx.state.flow}.{ctx.state.step}" if ctx.state.flow and ctx.state.step else None
             ctx.state.flow, ctx.state.step = step.flow, step.id
         button = step.button(choice)
         if button is not None and (button.when is None or self.registry.conditions[button.when](ctx)):
@@ -375,10 +389,11 @@ class Conversation:
 
     def _stale_button(self, ctx: Context) -> None:
         ctx.say(ctx.t("errors.stale_button"))
-        # A family choosing from a list (a booking's day, a group) keeps its place: the list again, not the
-        # menu. Such steps' actions only check what is still on offer, so running them again is harmless.
+        # A family choosing from a list (a booking's day, a group), or half way through a flow (a booking's
+        # summary), keeps its place: that step again, not the menu. Such steps' actions only check what is
+        # still on offer, so running them again is harmless.
         step = self.current_step(ctx)
-        if ctx.user.language and step is not None and step.options:
+        if ctx.user.language and step is not None and (step.options or step.unfinished):
             self.go(ctx, step.ref)
             return
         self.go(ctx, "main.menu" if ctx.user.language else LANGUAGE_STEP)

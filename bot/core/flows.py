@@ -65,6 +65,8 @@ class StepSpec:
     # An entry step shown below the answer when a typed question leads away from this step half way through
     # its flow (a booking not yet made): its button's action `resume` brings the family back here.
     unfinished: str | None = None
+    # What the family types at this step is not kept in the message log (a phone number).
+    sensitive: bool = False
 
     @property
     def ref(self) -> str:
@@ -227,7 +229,8 @@ def _parse_flow(path: Path) -> Flow:
 
 
 STEP_KEYS = set(
-    "text action args buttons options on_option input next entry columns on_yes on_no on_stop stamp unfinished".split()
+    "text action args buttons options on_option input next entry columns on_yes on_no on_stop stamp unfinished"
+    " sensitive".split()
 )
 BUTTON_KEYS = {"id", "text", "next", "action", "args", "when"}
 
@@ -263,6 +266,7 @@ def _parse_step(path: Path, flow_id: str, step_id: str, body: dict[str, Any]) ->
         on_stop=_button_id(body, "on_stop"),
         stamp=body.get("stamp"),
         unfinished=body.get("unfinished"),
+        sensitive=bool(body.get("sensitive", False)),
     )
 
 

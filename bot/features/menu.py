@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from bot.core.context import Context, Option
-from bot.core.engine import DECLINED_SWITCHES, PENDING_QUESTION
+from bot.core.engine import (
+    DECLINED_SWITCHES,
+    INTENT_THRESHOLD,
+    LANGUAGE_SWITCH_CONFIDENCE,
+    PENDING_QUESTION,
+)
 from bot.core.messages import MediaKind
 from bot.core.registry import IntentHandler, Registry
 from bot.core.services import Services
@@ -58,7 +63,7 @@ def register(registry: Registry, services: Services) -> None:
         return [Option(target, LANGUAGE_NAMES[target]), Option("keep", ctx.t("language.keep"))]
 
     @registry.action("apply_language_switch")
-    def apply_language_switch(ctx: Context, choice: str) -> str | None:
+    def apply_language_switch(ctx: Context, choice: str) -> str:
         offered = ctx.pop_var("switch_to")
         answered = None
         if choice == "keep":
@@ -69,9 +74,27 @@ def register(registry: Registry, services: Services) -> None:
             ctx.user.language = choice
             ctx.say(ctx.t("onboarding.language_set"))
             answered = "change_language"  # "can you speak English?": answered by the switch just made
-        if ctx.conversation.answer_kept_question(ctx, PENDING_QUESTION, unless=answered):
+        if not ctx.conversation.answer_kept_question(ctx, PENDING_QUESTION, unless=answered):
+            ctx.go("main.menu")
+        ctx.conversation.show_resume(ctx)  # a booking the question interrupted: the way back, in the new language
+        return ""
+
+    @registry.input("switch_typed")
+    def switch_typed(ctx: Context, _text: str) -> str | None:
+        """A typed answer to the offer: yes or no, in either language; or more in the offered language, which
+        chooses it, and the message is answered as their question."""
+        u = ctx.understanding
+        target = ctx.vars.get("switch_to")
+        if u is None or not target:
             return None
-        return "main.menu"
+        if u.intent_confidence >= INTENT_THRESHOLD and u.intent in ("affirm", "deny"):
+            return apply_language_switch(ctx, target if u.intent == "affirm" else "keep")
+        if u.language == target and u.language_confidence >= LANGUAGE_SWITCH_CONFIDENCE:
+            ctx.pop_var("switch_to")
+            ctx.pop_var(PENDING_QUESTION)  # this message is their question now
+            ctx.user.language = target
+            ctx.say(ctx.t("onboarding.language_set"))
+        return None  # the engine goes on with the message
 
     def media_reply(ctx: Context, kind: MediaKind) -> str:
         ctx.say(ctx.t(f"media.{kind.value}"))

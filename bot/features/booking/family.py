@@ -44,14 +44,25 @@ from bot.features.booking.service import (
     places_with_free_slots,
 )
 from bot.features.booking.slots import MUNICIPALITIES, REMOTE
-from bot.features.booking.typed import answer_allowed, languages_named, read_phone, read_time
+from bot.features.booking.typed import answer_allowed, asks, languages_named, phones_in, read_time
 from bot.settings import SERVED_LANGUAGES
 
 if TYPE_CHECKING:
     from bot.features.booking.feature import BookingFeature
 
 FLOW = "booking"
-FLOW_VARS = ("bk_place", "bk_day", "bk_slot", "bk_topic", "bk_interp", "bk_phone", "bk_move", "bk_pick", "bk_done")
+FLOW_VARS = (
+    "bk_place",
+    "bk_day",
+    "bk_slot",
+    "bk_topic",
+    "bk_interp",
+    "bk_interp_auto",
+    "bk_phone",
+    "bk_move",
+    "bk_pick",
+    "bk_done",
+)
 MAX_DAYS = 10
 NEXT_FREE = 6
 NO_INTERPRETER = ""
@@ -211,8 +222,10 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
         return [Option(day.isoformat(), f"📅 {format_day(ctx.language, day)}") for day in days(ctx)]
 
     @registry.action("booking_choose_day")
-    def booking_choose_day(ctx: Context, choice: str) -> None:
+    def booking_choose_day(ctx: Context, choice: str) -> str | None:
         ctx.set_var("bk_day", choice)
+        # An old day button pressed before a place was chosen: the place first (its times are the place's).
+        return "booking.where" if place(ctx) is None else None
 
     @registry.input("booking_day_typed")
     def booking_day_typed(ctx: Context, text: str) -> str | None:
@@ -302,7 +315,7 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
         "🏥 Здоровье") come first; the intent model misreads some of them."""
         u = ctx.understanding
         topic = typed.topic_named(text) if answer_allowed(u, text) else None
-        if topic is None and u is not None and u.intent_confidence >= INTENT_THRESHOLD:
+        if topic is None and u is not None and u.intent_confidence >= INTENT_THRESHOLD and not asks(text):
             topic = TOPIC_OF_INTENT.get(u.intent)
         if topic is None:
             return None
@@ -311,16 +324,32 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
 
     @registry.action("booking_interpreter_question")
     def booking_interpreter_question(ctx: Context) -> str | None:
-        slot = chosen_slot(ctx)
-        if ctx.language == FINNISH or (slot is not None and ctx.language in slot.language_list):
-            # The counsellors speak Finnish, and this one the family's language too: nothing to ask.
+        if speaks_family_language(ctx, chosen_slot(ctx)):
+            # The counsellors speak Finnish, and this one the family's language too: nothing to ask. Marked as
+            # the bot's answer, not the family's: another counsellor's time asks again (booking_summary).
             ctx.set_var("bk_interp", NO_INTERPRETER)
+            ctx.set_var("bk_interp_auto", True)
             return "booking.confirm"
         ctx.values["language"] = ctx.language_name(ctx.language)
         return None
 
+    def speaks_family_language(ctx: Context, slot: Slot | None) -> bool:
+        return ctx.language == FINNISH or (slot is not None and ctx.language in slot.language_list)
+
+    def interpreter_settled(ctx: Context, slot: Slot) -> bool:
+        """Whether the interpreter answer still fits `slot`: a time with another counsellor may change it."""
+        if ctx.vars.get("bk_interp_auto") and not speaks_family_language(ctx, slot):
+            ctx.pop_var("bk_interp")  # skipped for a counsellor who spoke their language: this one does not
+            ctx.pop_var("bk_interp_auto")
+            return False
+        if ctx.vars.get("bk_interp") == ctx.language and speaks_family_language(ctx, slot):
+            ctx.set_var("bk_interp", NO_INTERPRETER)  # asked for one in their own language: not needed now
+            ctx.set_var("bk_interp_auto", True)
+        return True
+
     @registry.action("booking_set_interpreter")
     def booking_set_interpreter(ctx: Context, need: bool) -> None:
+        ctx.pop_var("bk_interp_auto")
         ctx.set_var("bk_interp", ctx.language if need else NO_INTERPRETER)
         text = ctx.incoming.text
         if need and ctx.incoming.payload is None and text and answer_allowed(ctx.understanding, text):
@@ -336,6 +365,7 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
 
     @registry.action("booking_choose_interpreter")
     def booking_choose_interpreter(ctx: Context, choice: str) -> None:
+        ctx.pop_var("bk_interp_auto")
         ctx.set_var("bk_interp", choice)
 
     @registry.input("booking_interpreter_typed")
@@ -348,7 +378,9 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
         offered = {option.id for option in booking_interpreter_languages(ctx)}
         if len(named) == 1 and named <= offered:
             return press(ctx, "interpreter_language", named.pop())
-        if not named and ctx.state.step == "interpreter_language" and any(ch.isalpha() for ch in text):
+        u = ctx.understanding
+        unknown = u is None or u.intent == "out_of_scope" or u.intent_confidence < INTENT_THRESHOLD
+        if not named and unknown and ctx.state.step == "interpreter_language" and len(text.split()) <= 3:
             # A language not on the list ("Kinyarwanda", "tigrinja"): the list's last choice, "another
             # language", whose counsellor asks which.
             return press(ctx, "interpreter_language", OTHER_LANGUAGE)
@@ -371,11 +403,15 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
 
     @registry.input("booking_phone_typed")
     def booking_phone_typed(ctx: Context, text: str) -> str | None:
-        number = read_phone(text)
-        if number is not None:
-            ctx.set_var("bk_phone", number)
+        """A number; several numbers or digits that are no number keep the question with a line; words
+        without digits ("what is Kela") are a question, answered with the way back."""
+        numbers = phones_in(text)
+        if len(numbers) == 1:
+            ctx.set_var("bk_phone", numbers[0])
             return "booking.confirm"  # or confirm_move: the summary knows
-        if not answer_allowed(ctx.understanding, text):
+        if len(numbers) > 1:
+            return again(ctx, "phone", "phone_several")
+        if not any(ch.isdigit() for ch in text) or not answer_allowed(ctx.understanding, text):
             return None
         return again(ctx, "phone", "phone_invalid")
 
@@ -394,8 +430,12 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
         slot = chosen_slot(ctx)
         if slot is None or ctx.vars.get("bk_topic") not in TOPICS or "bk_interp" not in ctx.vars:
             return "booking.start"
+        # Every way to the summary passes here (a new booking, a move, "another time", an earlier list): what
+        # the chosen time needs is asked here.
+        if not interpreter_settled(ctx, slot):
+            return "booking.interpreter"
         if slot.remote and phone(ctx) is None:
-            return "booking.phone"  # every way to the summary passes here: a new booking, a move, "another time"
+            return "booking.phone"
         old = moving(ctx)
         if move != (old is not None):
             return "booking.confirm_move" if not move else "booking.confirm"
@@ -565,6 +605,8 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
         ctx.set_var("bk_interp", booking.interpreter or NO_INTERPRETER)
         if booking.phone:
             ctx.set_var("bk_phone", booking.phone)
+        if booking.interpreter is None and speaks_family_language(ctx, booking.slot):
+            ctx.set_var("bk_interp_auto", True)  # not asked then: asked if the new time's counsellor differs
         if not places_with_free_slots(ctx.session, ctx.now, config):
             ctx.say(ctx.t("booking.none_free"))
             return "booking.manage"

@@ -42,7 +42,8 @@ ANSWER_INTENTS = frozenset({"book_guidance", "affirm", "out_of_scope", "greet", 
 AWAY_INTENTS = frozenset({"cancel_booking", "human_handoff", "privacy_delete"})
 # A time: 10:30, 10.30, ١٠٫٣٠ (the Arabic decimal separator). Not part of a date such as 1.12.2026.
 CLOCK = re.compile(r"(?<![\d.:])(\d{1,2})[:.](\d{2})(?![.:]?\d)(\s*[ap]\.?\s?m\b\.?)?", re.IGNORECASE)
-HOUR = re.compile(r"(?<![\d.:])(\d{1,2})(?![\d]|[.:]\d)(\s*[ap]\.?\s?m\b\.?)?", re.IGNORECASE)
+# Not a digit inside a word: Arabizi writes letters with digits ("sa3a", the hour, is not 3 o'clock).
+HOUR = re.compile(r"(?<![\w.:])(\d{1,2})(?![\d]|[.:]\d)(\s*[ap]\.?\s?m\b\.?)?", re.IGNORECASE)
 # A date: 1.12., 1.12, 1/12, 1.12.2026, and ISO 2026-12-01.
 DAY_MONTH = re.compile(r"(?<![\d.:/])(\d{1,2})[./](\d{1,2})(?:[./](\d{4}|\d{2}))?(?![\d:]|[./]\d)")
 ISO_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
@@ -111,6 +112,11 @@ def answer_allowed(understanding: Understood | None, text: str) -> bool:
     if u.intent in AWAY_INTENTS:
         return False
     return count <= SHORT_ANSWER_WORDS or u.intent in ANSWER_INTENTS
+
+
+def asks(text: str) -> bool:
+    """A question ("what is Kela?", "ما هي كيلا؟"), not an answer to the step's question."""
+    return "?" in text or "؟" in text
 
 
 def _phrases(listed: Iterable[str]) -> set[tuple[str, ...]]:
@@ -198,8 +204,9 @@ class TypedWords:
         plain = ascii_digits(text)
         dates: set[tuple[int, int, int | None]] = set()
         for match in DAY_MONTH.finditer(plain):
-            year = match.group(3)
-            dates.add((int(match.group(1)), int(match.group(2)), (int(year) % 100) if year else None))
+            day, month_number, year = int(match.group(1)), int(match.group(2)), match.group(3)
+            if 1 <= day <= 31 and 1 <= month_number <= 12:  # "14.30" is a time, not the 14th of a 30th month
+                dates.add((day, month_number, (int(year) % 100) if year else None))
         for match in ISO_DATE.finditer(plain):
             dates.add((int(match.group(3)), int(match.group(2)), int(match.group(1)) % 100))
         for i, word in enumerate(found):
@@ -291,18 +298,25 @@ def read_time(text: str, offered: Sequence[tuple[str, time]]) -> Reading[str]:
 # A phone number as families write it: "040 123 4567", "+358 40 123 4567", "(040) 123-45-67", "٠٤٠١٢٣٤٥٦٧". It
 # starts with 0 (Finnish), + or 00 (international) or Finland's 358 without the plus: "1.12.2026" is a date.
 PHONE = re.compile(r"(?<![\w+])(?:\+|\(0|0|358)[\d\s().\-/]*\d")
+# A date written with a leading zero ("08.12.2026") starts like a Finnish number.
+DATE_SHAPE = re.compile(r"^\d{1,2}[./]\d{1,2}[./](?:\d{4}|\d{2})$")
 # Finnish numbers have 6 to 12 digits after the 0 (landlines with a short area code, mobiles, 0800 lines);
 # international ones (E.164) at most 15 in all.
 PHONE_DIGITS = range(7, 16)
 
 
-def read_phone(text: str) -> str | None:
-    """The one phone number in `text` ("my number is 040 123 4567"), spaced as typed, or None."""
-    found = [
+def phones_in(text: str) -> list[str]:
+    """Every phone number in `text` ("my number is 040 123 4567"), each spaced as typed."""
+    return [
         " ".join(re.sub(r"[^\d+]", " ", match).split())
         for match in PHONE.findall(" ".join(ascii_digits(text).split()))
-        if sum(ch.isdigit() for ch in match) in PHONE_DIGITS
+        if sum(ch.isdigit() for ch in match) in PHONE_DIGITS and not DATE_SHAPE.match(match.strip())
     ]
+
+
+def read_phone(text: str) -> str | None:
+    """The one phone number in `text`, or None (none, or several)."""
+    found = phones_in(text)
     return found[0] if len(found) == 1 else None
 
 
