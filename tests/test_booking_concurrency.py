@@ -26,11 +26,11 @@ from tests.test_booking_service import NOW, World, active_bookings, add_counsell
 
 TEXTS = Texts.load(ROOT / "content" / "strings")
 FAMILIES = 50
-CONFIRM = "booking.confirm:book"
 
 
-def to_confirm(world: World, user_id: str) -> None:
-    """A family that has chosen the first free time and stands before "Yes, book it"."""
+def to_confirm(world: World, user_id: str) -> str:
+    """A family that has chosen the first free time and stands before "Yes, book it": that button's data
+    (stamped with the time it books)."""
     client = BotClient(world.conversation, user_id=user_id)
     client.send("/start")
     client.click("English")
@@ -41,7 +41,7 @@ def to_confirm(world: World, user_id: str) -> None:
     client.click_nth(0)
     client.click(plain(TEXTS.get("en", "booking.topic.family")))
     client.click(plain(TEXTS.get("en", "booking.interpreter_no")))
-    assert client.button(plain(TEXTS.get("en", "booking.confirm")))
+    return client.button(plain(TEXTS.get("en", "booking.confirm"))).payload
 
 
 @pytest.mark.slow
@@ -52,8 +52,7 @@ def test_fifty_families_press_book_on_the_same_slot_at_once(database_url: str, t
         contested = add_slot(world, counsellor, timedelta(days=2))
         others = [add_slot(world, counsellor, timedelta(days=2, hours=h)) for h in (2, 3)]
         users = [f"family-{n:02d}" for n in range(FAMILIES)]
-        for user in users:
-            to_confirm(world, user)
+        confirm = {user: to_confirm(world, user) for user in users}
         start = threading.Barrier(FAMILIES)
         answers: dict[str, list[Reply]] = {}
         errors: list[BaseException] = []
@@ -61,7 +60,7 @@ def test_fifty_families_press_book_on_the_same_slot_at_once(database_url: str, t
         def press(user: str) -> None:
             try:
                 start.wait()
-                answers[user] = world.conversation.handle(Incoming(UserRef("test", user), payload=CONFIRM))
+                answers[user] = world.conversation.handle(Incoming(UserRef("test", user), payload=confirm[user]))
             except BaseException as error:  # collected: the test fails on any of them
                 errors.append(error)
 
@@ -121,7 +120,7 @@ def stall(*args, **kwargs):
     return reply
 
 notify.to_counsellor = stall
-build_conversation(services).handle(Incoming(UserRef("test", "victim"), payload="booking.confirm:book",
+build_conversation(services).handle(Incoming(UserRef("test", "victim"), payload=config["confirm"],
                                              idempotency_key=777))
 """
 
@@ -141,7 +140,7 @@ def test_sigkill_in_the_middle_of_a_booking_leaves_nothing_half_made(database_ur
     try:
         counsellor = add_counsellor(world)
         slot = add_slot(world, counsellor, timedelta(days=3))
-        to_confirm(world, "victim")
+        confirm = to_confirm(world, "victim")
         settings = world.services.settings
         config = {
             "url": database_url,
@@ -149,6 +148,7 @@ def test_sigkill_in_the_middle_of_a_booking_leaves_nothing_half_made(database_ur
             "content": str(settings.content_dir),
             "cache": str(tmp_path / "cache"),
             "now": NOW.isoformat(),
+            "confirm": confirm,
         }
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         child = subprocess.Popen(
@@ -176,7 +176,7 @@ def test_sigkill_in_the_middle_of_a_booking_leaves_nothing_half_made(database_ur
             assert session.get(InboxUpdate, 777) is None, "not even marked as received-and-handled"
         # The slot is still free, and the same press (e.g. Telegram's redelivery) now books it.
         client = BotClient(world.conversation, user_id="victim")
-        client.press(CONFIRM)
+        client.press(confirm)
         assert [b.slot_id for b in active_bookings(world)] == [slot]
     finally:
         world.services.db.dispose()
