@@ -21,6 +21,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # Not batch mode: on SQLite a rebuild's DROP of the old table would cascade to nothing here, but keeping
-    # the same form as 0005 keeps one way; SQLite >= 3.35 drops a column in place.
+    # As 0005: not batch mode, which would rebuild the table on SQLite; SQLite >= 3.35 drops a column in place.
     op.execute("ALTER TABLE bookings DROP COLUMN phone")
