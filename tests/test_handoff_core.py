@@ -918,6 +918,20 @@ def test_closing_a_request_nobody_took_asks_first_and_tells_the_family_honestly(
     assert room.ticket(2).status == TicketStatus.OPEN
 
 
+def test_a_confirmed_close_that_a_colleagues_claim_overtook_closes_nothing(make_client, clock) -> None:
+    room = make_room(make_client, clock)
+    room.family("mtu")
+    room.counsellor(COUNSELLOR, payload="ticket:close:1", message_id=room.card_id())  # "close without …?"
+    room.claim(SECOND_COUNSELLOR)  # a colleague takes it meanwhile
+    room.counsellor(COUNSELLOR, payload="ticket:close_confirmed:1", message_id=room.card_id())
+    assert room.ticket().status == TicketStatus.CLAIMED
+    assert t("sw", "handoff.rate_question") not in [reply.text for reply in room.to_family]
+    room.counsellor(COUNSELLOR, "/close 1")  # nor by command: the holder closes (or a colleague takes over)
+    assert room.ticket().status == TicketStatus.CLAIMED
+    room.counsellor(SECOND_COUNSELLOR, "/close 1")
+    assert room.ticket().status == TicketStatus.CLOSED
+
+
 def test_only_the_holder_writes_to_the_family_and_a_colleague_can_take_over(make_client, clock) -> None:
     room = make_room(make_client, clock)
     room.family("mtu")

@@ -631,15 +631,19 @@ class HandoffDesk:
         self.drive_family(ctx, ticket, "handoff.connected", name=counsellor.name)
         return True
 
-    def close(self, ctx: Context, ticket: Ticket, *, counsellor: Counsellor | None) -> bool:
-        """Close a ticket, by a counsellor (`counsellor`) or by the family (None). False if already closed.
+    def close(
+        self, ctx: Context, ticket: Ticket, *, counsellor: Counsellor | None, only_if: TicketStatus | None = None
+    ) -> bool:
+        """Close a ticket, by a counsellor (`counsellor`) or by the family (None). False if already closed, or
+        no longer in the status `only_if` (a "close without a conversation" that a colleague's claim overtook).
 
         A ticket nobody had taken is closed honestly: the family hears that their request was closed and how
         to ask again, and is not asked to rate a conversation that never took place."""
         was = ticket.status
+        expected = Ticket.status == only_if.value if only_if is not None else Ticket.status != TicketStatus.CLOSED
         result = ctx.session.execute(
             update(Ticket)
-            .where(Ticket.id == ticket.id, Ticket.status != TicketStatus.CLOSED)
+            .where(Ticket.id == ticket.id, expected)
             .values(
                 status=TicketStatus.CLOSED.value,
                 closed_at=ctx.now,

@@ -424,7 +424,13 @@ def register(registry: Registry, services: Services) -> None:
         elif action == "close" and ticket.status == TicketStatus.OPEN:
             # Nobody has written to the family yet, and Close sits beside Claim: ask once.
             ctx.send(desk.card(ctx.session, ticket, edit=True, confirm_close=True))
-        elif action in ("close", "close_confirmed"):
+        elif action in ("close", "close_confirmed") and held_by_another(ticket, counsellor):
+            refresh_after_refusal(ctx, ticket)  # the holder closes; a colleague takes it over first
+        elif action == "close_confirmed":
+            # Confirmed for a request nobody had: a colleague's claim since then wins.
+            if not desk.close(ctx, ticket, counsellor=counsellor, only_if=TicketStatus.OPEN):
+                refresh_after_refusal(ctx, ticket)
+        elif action == "close":
             if not desk.close(ctx, ticket, counsellor=counsellor):
                 refresh_after_refusal(ctx, ticket)
         elif action == "close_back":
@@ -433,6 +439,9 @@ def register(registry: Registry, services: Services) -> None:
             desk.staff_notice(ctx, ticket, "already_yours")
         elif not desk.take_over(ctx, ticket, counsellor):
             refresh_after_refusal(ctx, ticket)
+
+    def held_by_another(ticket: Ticket, counsellor: Counsellor) -> bool:
+        return ticket.status == TicketStatus.CLAIMED and ticket.counsellor_id != counsellor.id
 
     def refresh_after_refusal(ctx: Context, ticket: Ticket) -> None:
         """Someone was first: show the card as it is now, and say why nothing happened."""
@@ -460,6 +469,9 @@ def register(registry: Registry, services: Services) -> None:
                     to=Recipient(staff=True, thread_id=ctx.incoming.thread_id, reply_to=ctx.incoming.message_id),
                 )
             )
+            return
+        if held_by_another(ticket, counsellor):
+            refresh_after_refusal(ctx, ticket)
             return
         if not desk.close(ctx, ticket, counsellor=counsellor):
             desk.staff_notice(ctx, ticket, "already_closed")
