@@ -174,3 +174,20 @@ def test_a_typed_yes_answers_the_language_switch_offer(make_client) -> None:  # 
     client.send("نعم")  # typed, not pressed
     assert t("ar", "onboarding.language_set") in client.text
     assert t("ar", "language.switch_offer_to") not in client.text
+
+
+@pytest.mark.parametrize("typed", ["lopeta", "peru"])
+@pytest.mark.parametrize("steps", [0, 1, 2, 3])  # at the place, the day, the time, the topic
+def test_a_typed_stop_anywhere_in_the_booking_leaves_it_and_touches_no_reminder(
+    world: World,  # noqa: F811
+    typed: str,
+    steps: int,
+) -> None:
+    slots(world)
+    client = at_the_place_step(world, "fi")
+    for _ in range(steps):
+        client.click_nth(0)
+    client.send(typed)  # the model reads "lopeta" as reminders_off and "peru" as cancel_booking
+    assert t("fi", "menu.title") in client.text
+    assert t("fi", "booking.unfinished") not in client.text
+    assert active_bookings(world) == []

@@ -610,6 +610,7 @@ NOT_OFFERED = {"out_of_scope", "affirm", "deny", "greet", "goodbye", "thanks"}
 # How the intent model reads a bare "stop" or "cancel" ("lopeta", "jooji", "peru", "отмена"): at a step with an
 # `on_stop` button, that button rather than turning reminders off or opening the bookings.
 STOP_INTENTS = {"reminders_off", "cancel_booking"}
+STOP_WORDS = 2
 
 
 def _payload(ctx: Context, step: StepSpec, choice: str) -> str:
@@ -627,7 +628,8 @@ def typed_answer(step: StepSpec | None, u: Understanding | None) -> str | None:
     if step is None or u is None or u.intent_confidence < INTENT_THRESHOLD:
         return None
     if u.intent in STOP_INTENTS:
-        return step.on_stop
+        # A bare "stop" or "peru"; "please cancel my meeting on Friday" is about a booking already made.
+        return step.on_stop if len(u.text.split()) <= STOP_WORDS else None
     return {"affirm": step.on_yes, "deny": step.on_no}.get(u.intent)
 
 
