@@ -191,3 +191,12 @@ def test_a_typed_stop_anywhere_in_the_booking_leaves_it_and_touches_no_reminder(
     assert t("fi", "menu.title") in client.text
     assert t("fi", "booking.unfinished") not in client.text
     assert active_bookings(world) == []
+
+
+def test_a_number_typed_outside_the_phone_question_is_not_kept_either(world: World) -> None:  # noqa: F811
+    client = phone_step(world)
+    client.send("040 123 4567")
+    client.send("call my husband ٠٥٠١٢٣٤٥٦٧ instead")  # at the summary: no phone question there
+    with world.session() as session:
+        kept = [str(text) for text in session.scalars(select(MessageLog.text))]
+    assert kept == ["Kemi", "call my husband 📞… instead"]

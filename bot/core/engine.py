@@ -32,6 +32,7 @@ from bot.core.messages import (
     reply_to_json,
     telegram_length,
 )
+from bot.core.phones import without_phones
 from bot.core.services import Services
 from bot.core.texts import language_named
 from bot.db.models import ConversationState, MessageLog, User
@@ -278,7 +279,9 @@ class Conversation:
     def _log_incoming(ctx: Context, text: str) -> None:
         """The family's message, kept for a counsellor's context: only with consent."""
         if ctx.user.has_consent:
-            ctx.session.add(MessageLog(user_id=ctx.user.id, direction="in", text=text, created_at=ctx.now))
+            # Never a phone number: one typed outside the booking's phone question would stay for 90 days.
+            kept = without_phones(text)
+            ctx.session.add(MessageLog(user_id=ctx.user.id, direction="in", text=kept, created_at=ctx.now))
 
     def _before_language(self, ctx: Context, text: str, understanding: Understanding | None) -> None:
         """No language chosen yet (a crisis was answered before this). A message that names a served

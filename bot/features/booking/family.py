@@ -26,6 +26,7 @@ from bot.core.context import Context, Option
 from bot.core.engine import INTENT_THRESHOLD
 from bot.core.flows import FlowError
 from bot.core.messages import Attachment
+from bot.core.phones import phones_in
 from bot.core.registry import Registry
 from bot.core.texts import LANGUAGE_NAMES
 from bot.features.booking import notify, present
@@ -44,7 +45,7 @@ from bot.features.booking.service import (
     places_with_free_slots,
 )
 from bot.features.booking.slots import MUNICIPALITIES, REMOTE
-from bot.features.booking.typed import answer_allowed, asks, languages_named, phones_in, read_time
+from bot.features.booking.typed import answer_allowed, asks, languages_named, read_time
 from bot.settings import SERVED_LANGUAGES
 
 if TYPE_CHECKING:

@@ -15,13 +15,13 @@ whatever language the family chose: families mix them.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from typing import Generic, Protocol, TypeVar
 
 from bot.core.engine import INTENT_THRESHOLD
+from bot.core.phones import ascii_digits
 from bot.core.texts import LANGUAGE_WORDS, Texts, language_named
 from bot.features.booking.service import TOPICS
 from bot.features.groups.towns import ARABIC_PROCLITICS, fold
@@ -80,12 +80,6 @@ class Reading(Generic[Choice]):
     def choice(self) -> Choice | None:
         """The one offered option the text names, or None."""
         return self.matches[0] if len(self.matches) == 1 else None
-
-
-def ascii_digits(text: str) -> str:
-    """Digits of any script as 0-9 ("١٠:٣٠" → "10:30"); the Arabic decimal separator as a dot."""
-    text = unicodedata.normalize("NFKC", text).replace("\u066b", ".")
-    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() and not ch.isascii() else ch for ch in text)
 
 
 def tokens(text: str) -> list[str]:
@@ -292,32 +286,6 @@ def read_time(text: str, offered: Sequence[tuple[str, time]]) -> Reading[str]:
             fitting = at(hour + NOON)
         matches.extend(choice for choice in fitting if choice not in matches)
     return Reading(named=True, matches=tuple(matches))
-
-
-# ---------------------------------------------------------------------- phone
-# A phone number as families write it: "040 123 4567", "+358 40 123 4567", "(040) 123-45-67", "٠٤٠١٢٣٤٥٦٧". It
-# starts with 0 (Finnish), + or 00 (international) or Finland's 358 without the plus: "1.12.2026" is a date.
-PHONE = re.compile(r"(?<![\w+])(?:\+|\(0|0|358)[\d\s().\-/]*\d")
-# A date written with a leading zero ("08.12.2026") starts like a Finnish number.
-DATE_SHAPE = re.compile(r"^\d{1,2}[./]\d{1,2}[./](?:\d{4}|\d{2})$")
-# Finnish numbers have 6 to 12 digits after the 0 (landlines with a short area code, mobiles, 0800 lines);
-# international ones (E.164) at most 15 in all.
-PHONE_DIGITS = range(7, 16)
-
-
-def phones_in(text: str) -> list[str]:
-    """Every phone number in `text` ("my number is 040 123 4567"), each spaced as typed."""
-    return [
-        " ".join(re.sub(r"[^\d+]", " ", match).split())
-        for match in PHONE.findall(" ".join(ascii_digits(text).split()))
-        if sum(ch.isdigit() for ch in match) in PHONE_DIGITS and not DATE_SHAPE.match(match.strip())
-    ]
-
-
-def read_phone(text: str) -> str | None:
-    """The one phone number in `text`, or None (none, or several)."""
-    found = phones_in(text)
-    return found[0] if len(found) == 1 else None
 
 
 # ---------------------------------------------------------------------- interpreter
