@@ -305,6 +305,22 @@ def test_crises_of_the_second_qa_round_are_flagged(
     assert detector.is_crisis(text)  # the language guess may be wrong or missing
 
 
+@pytest.mark.parametrize(
+    ("lang", "text", "category"),
+    [
+        ("ar", "ana bdi o2tol 7ali", "self_harm"),  # found by the regression pass: the Levantine "o2tol"
+        ("ar", "ra7 o2tol nafsi", "self_harm"),
+        ("fi", "lapsi nielaisi lääkkeitä", "child"),  # the momentary "nielaisi", not only "nieli"
+        ("fi", "vauva nielaisi pariston", "medical"),
+        ("fi", "poika on nielaissut tabletin", "child"),
+    ],
+)
+def test_crises_of_the_regression_pass_are_flagged(
+    detector: CrisisDetector, lang: str, text: str, category: str
+) -> None:
+    assert detector.category(text, lang) == category
+
+
 @pytest.mark.parametrize(("lang", "text"), QA_NEAR_MISSES)
 def test_near_misses_of_the_second_qa_round_are_not_flagged(detector: CrisisDetector, lang: str, text: str) -> None:
     assert not detector.is_crisis(text, lang), detector.match(text, lang)
@@ -326,6 +342,9 @@ def test_near_misses_of_the_second_qa_round_are_not_flagged(detector: CrisisDete
         ("sw", "siwezi kuendelea na kozi", False),
         ("so", "rajo ma lihi", True),
         ("en", "I want to die", False),  # a crisis, not a question
+        ("ar", "ibni ma yfeeq", True),  # my son does not wake: habitual in some dialects, so asked
+        ("ar", "binti ma tes7a", True),
+        ("ar", "ibni ma byes7a bakkir lal madrase", False),  # not early for school
     ],
 )
 def test_distress_alone_is_a_reason_to_ask(detector: CrisisDetector, lang: str, text: str, asks: bool) -> None:
