@@ -88,7 +88,8 @@ def test_a_question_or_a_no_at_the_phone_question_is_not_taken_for_a_bad_number(
     assert t("en", "booking.continue") in labels(client)
     client.click(t("en", "booking.continue"))
     assert asks(client, "en", "booking.phone_question.phone")
-    client.send("no")  # no number: meet in person instead
+    client.send("no")  # no number: why one is asked, and the places to meet in person
+    assert asks(client, "en", "booking.in_person_note")
     assert t("en", "booking.where").split("\n")[0] in client.text
 
 
@@ -200,3 +201,32 @@ def test_a_number_typed_outside_the_phone_question_is_not_kept_either(world: Wor
     with world.session() as session:
         kept = [str(text) for text in session.scalars(select(MessageLog.text))]
     assert kept == ["Kemi", "call my husband 📞… instead"]
+
+
+def test_language_changed_half_way_offers_the_way_back_in_the_new_language(world: World) -> None:  # noqa: F811
+    slots(world)
+    client = at_the_place_step(world, "en")
+    client.send("Kemi")
+    client.send("/language")
+    assert t("en", "booking.unfinished") not in client.text, "not in the language being left"
+    client.click("العربية")
+    assert t("ar", "booking.continue") in labels(client)
+    client.click(t("ar", "booking.continue"))
+    assert asks(client, "ar", "booking.choose_day")
+
+
+def test_menu_half_way_offers_the_way_back(world: World) -> None:  # noqa: F811
+    slots(world)
+    client = at_the_place_step(world, "en")
+    client.send("Kemi")
+    client.send("/menu")
+    assert t("en", "menu.title") in client.text and t("en", "booking.continue") in labels(client)
+
+
+def test_a_new_number_typed_under_the_summary_replaces_the_one_shown(world: World) -> None:  # noqa: F811
+    client = phone_step(world)
+    client.send("040 123 4567")
+    client.send("050 765 4321")  # under the summary, without pressing "Change the number"
+    assert "050 765 4321" in client.text and t("en", "booking.confirm") in labels(client)
+    client.click(t("en", "booking.confirm"))
+    assert [b.phone for b in active_bookings(world)] == ["050 765 4321"]

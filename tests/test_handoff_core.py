@@ -1013,3 +1013,11 @@ def test_a_counsellors_location_is_not_sent_as_an_empty_message(make_client, clo
     room.counsellor(COUNSELLOR, None, media=MediaKind.LOCATION, reply_to_message_id=reply_to)
     assert len(room.to_family) == before
     assert plain(t("fi", "handoff.staff.media_not_delivered", ticket=1)) in room.staff_texts()
+
+
+def test_an_internal_note_in_full_width_slashes_stays_in_the_group(make_client, clock) -> None:
+    room = make_room(make_client, clock)
+    room.family("mtu")
+    before = len(room.to_family)
+    room.counsellor(COUNSELLOR, "／／ does anyone speak Swahili?", reply_to_message_id=room.card_id())
+    assert len(room.to_family) == before and room.ticket().status == TicketStatus.OPEN

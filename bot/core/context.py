@@ -46,6 +46,8 @@ class Context:
     safety_check: bool = False
     # The step the family was at before pressing a button of another (an entry step): `flow.step`.
     pressed_from: str | None = None
+    # This turn shows the emergency information.
+    crisis: bool = False
 
     @property
     def language(self) -> str:

@@ -245,8 +245,8 @@ class Conversation:
     def _offer_resume(self, ctx: Context, left: StepSpec | None) -> None:
         """A question answered half way through a flow (a booking) does not drop it silently: a line says it is
         not finished, with a button back to where the family was (their choices are still in the flow's vars)."""
-        if left is None or left.unfinished is None or ctx.safety_check:
-            return  # a safety question is no place for "your booking is not finished"
+        if left is None or left.unfinished is None or ctx.safety_check or ctx.crisis:
+            return  # emergency information or a safety question is no place for "your booking is not finished"
         now = self.current_step(ctx)
         if now is None or now.flow == left.flow:
             return
@@ -311,6 +311,7 @@ class Conversation:
         if understanding.language in SERVED_LANGUAGES and ctx.user.language != understanding.language:
             # In a crisis, answer in the language they wrote in; they can change it later.
             ctx.user.language = understanding.language
+        ctx.crisis = True
         self.go(ctx, "main.crisis")
         for handler in self.registry.crisis:
             handler(ctx, understanding)
@@ -342,9 +343,16 @@ class Conversation:
             if stamp != _stamp(ctx, step.stamp):
                 self._stale_button(ctx)  # a button under an older message, about another group or section
                 return
+        left = None
         if (step.flow, step.id) != current:  # see the check above
-            ctx.pressed_from = f"{ctx.state.flow}.{ctx.state.step}" if ctx.state.flow and ctx.state.step else None
+            left = self.current_step(ctx)
+            ctx.pressed_from = left.ref if left is not None else None
             ctx.state.flow, ctx.state.step = step.flow, step.id
+        self._press(ctx, step, choice)
+        self._offer_resume(ctx, left)  # an old Menu or language button half way through a booking
+
+    def _press(self, ctx: Context, step: StepSpec, choice: str) -> None:
+        """Run what a button of `step` (now the current step) does."""
         button = step.button(choice)
         if button is not None and (button.when is None or self.registry.conditions[button.when](ctx)):
             ctx.state.misunderstood = 0
@@ -424,9 +432,11 @@ class Conversation:
             ctx.say(ctx.t("errors.unknown_command"))
             self.go(ctx, "main.help")
             return
+        left = self.current_step(ctx)
         redirect = handler(ctx, argument)
         if redirect:
             self.go(ctx, redirect)
+        self._offer_resume(ctx, left)  # /menu, /help or /language half way through a booking
 
     # ----------------------------------------------------------------- free text
     def _on_understanding(self, ctx: Context, u: Understanding) -> None:

@@ -64,7 +64,11 @@ def register(registry: Registry, services: Services) -> None:
         ctx.say(ctx.t("onboarding.language_set"))
         if ctx.user.consent_at is None and ctx.user.consent_refused_at is None:
             return "onboarding.consent"
-        return after_onboarding(ctx)
+        redirect = after_onboarding(ctx)
+        if redirect:
+            ctx.go(redirect)
+        ctx.conversation.show_resume(ctx)  # /language half way through a booking: the way back, in the new one
+        return None
 
     @registry.action("consent_question")
     def consent_question(ctx: Context, text: str) -> None:

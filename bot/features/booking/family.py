@@ -416,6 +416,23 @@ def register_family(registry: Registry, feature: BookingFeature) -> None:
             return None
         return again(ctx, "phone", "phone_invalid")
 
+    @registry.input("booking_summary_typed")
+    def booking_summary_typed(ctx: Context, text: str) -> str | None:
+        """A new number typed under a phone or video meeting's summary: it replaces the one shown."""
+        slot = chosen_slot(ctx)
+        numbers = phones_in(text)
+        if slot is None or not slot.remote or len(numbers) != 1:
+            return None
+        ctx.set_var("bk_phone", numbers[0])
+        return "booking.confirm"
+
+    @registry.action("booking_in_person")
+    def booking_in_person(ctx: Context) -> str:
+        """No number for a phone or video meeting: why one was asked, and the places to meet instead."""
+        ctx.pop_var("bk_slot")
+        ctx.say(ctx.t("booking.in_person_note"))
+        return "booking.where"
+
     @registry.condition("booking_has_phone")
     def booking_has_phone(ctx: Context) -> bool:
         slot = chosen_slot(ctx)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import logging
+import unicodedata
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import cast
@@ -76,7 +77,8 @@ def escape(text: str) -> str:
 
 def is_note(text: str | None) -> bool:
     """A counsellor's internal note: it starts with NOTE_MARKER."""
-    return (text or "").lstrip().startswith(NOTE_MARKER)
+    # NFKC: some keyboards type full-width slashes ("／／").
+    return unicodedata.normalize("NFKC", text or "").lstrip().startswith(NOTE_MARKER)
 
 
 def _units(char: str) -> int:
