@@ -313,6 +313,9 @@ def test_crises_of_the_second_qa_round_are_flagged(
         ("fi", "lapsi nielaisi lääkkeitä", "child"),  # the momentary "nielaisi", not only "nieli"
         ("fi", "vauva nielaisi pariston", "medical"),
         ("fi", "poika on nielaissut tabletin", "child"),
+        ("en", "my son took my medicine", "child"),
+        ("en", "the baby got into grandma's pills", "child"),
+        ("so", "wiilkaygii lama helin", "child"),  # my son cannot be found
     ],
 )
 def test_crises_of_the_regression_pass_are_flagged(
@@ -345,6 +348,12 @@ def test_near_misses_of_the_second_qa_round_are_not_flagged(detector: CrisisDete
         ("ar", "ibni ma yfeeq", True),  # my son does not wake: habitual in some dialects, so asked
         ("ar", "binti ma tes7a", True),
         ("ar", "ibni ma byes7a bakkir lal madrase", False),  # not early for school
+        ("ar", "ابني ما بيفيق", True),
+        ("ar", "ابني ما بيفيق بكير للمدرسة", False),
+        ("so", "canugii ma soo jeedo", True),  # the baby is not awake
+        ("so", "canugii ma soo jeedo habeenkii", False),  # not at night: asleep
+        ("en", "my son took his medicine", False),
+        ("en", "she took her medicine this morning", False),
     ],
 )
 def test_distress_alone_is_a_reason_to_ask(detector: CrisisDetector, lang: str, text: str, asks: bool) -> None:
