@@ -454,6 +454,7 @@ def test_finnish_reason_words_are_the_reason_codes_and_free_text_is_flagged(make
     ] == ["illness", "holiday", "other", "text"]
     # The usage text offers the codes in the staff language, and every code it names is understood.
     usage = t(family, "fi", "groups.staff.usage_cancel")
+    assert reason_code("-") == reason_code("?") == reason_code("") == "other"  # signs are no reason to show
     for word, code in (("loma", "holiday"), ("sairaus", "illness"), ("sää", "weather"), ("muu", "other")):
         assert word in usage and reason_code(word) == code
     for typed, code in (("Sairastuminen", "illness"), ("keli.", "weather"), (" SÄÄ ", "weather"), ("", "other")):

@@ -1002,6 +1002,8 @@ def test_a_sticker_reaches_the_request_and_a_location_asks_for_words(make_client
     replies = family_sends(room, MediaKind.LOCATION, None)  # no file to pass on: say so, relay nothing empty
     assert plain(t("sw", "handoff.media_not_passed")) in [plain(r.text) for r in replies]
     assert len(room.relayed_texts()) == relayed + 1
+    # While waiting, the way on (the menu, with the request's own line); in a conversation the bot stays quiet.
+    assert any(r.buttons for r in replies) is not claimed
 
 
 def test_a_counsellors_location_is_not_sent_as_an_empty_message(make_client, clock) -> None:

@@ -186,9 +186,11 @@ def rsvp_counts(session: Session, occurrence: Occurrence) -> RsvpCounts:
 
 def reason_code(reason: str) -> str | None:
     """The reason code staff meant ("Sairaus", "loma", "weather" → illness, holiday, weather); no reason at all
-    is `other`; free text is None."""
+    (or only signs, "-") is `other`; free text is None."""
     words = " ".join(reason.casefold().split()).strip(".!")
-    return REASON_WORDS.get(words, "other" if not words else None)
+    if not any(ch.isalpha() for ch in words):
+        return "other"  # "-" or "?" would reach families as the reason
+    return REASON_WORDS.get(words)
 
 
 def reason_value(reason: str) -> object:

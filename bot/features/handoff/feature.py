@@ -161,11 +161,10 @@ def register(registry: Registry, services: Services) -> None:
         sticker too); otherwise a voice message, a photo or a file brings the offer of a person."""
         ticket = desk.active_ticket(ctx.session, ctx.user.id)
         if ticket is not None:
-            if not not_passed_on(ctx):
-                desk.relay_from_family(
-                    ctx, ticket, text=ctx.incoming.text, media=kind, media_ref=ctx.incoming.media_ref
-                )
-                ctx.go("handoff.noted")
+            if not_passed_on(ctx):
+                return "main.menu" if ticket.status == TicketStatus.OPEN else None  # waiting: the way on
+            desk.relay_from_family(ctx, ticket, text=ctx.incoming.text, media=kind, media_ref=ctx.incoming.media_ref)
+            ctx.go("handoff.noted")
             return None
         if kind not in OFFERED_MEDIA:
             return None  # the bot's own reply to a sticker or a location
