@@ -153,7 +153,11 @@ def test_book_move_and_cancel_in_the_familys_language(world: World, language: st
     client.click_nth(0)
     assert t(language, "booking.phone_question.video") in client.text, "a video meeting needs a number to text"
     client.send("040 123 4567")
-    assert t(language, "booking.summary_move", old="", when="", icon="", where="").split("\n")[0] in client.text
+    assert (
+        t(language, "booking.summary_move", old="", when="", icon="", where="", topic="", interpreter="").split("\n")[0]
+        in client.text
+    )
+    assert t(language, "booking.topic.health") in client.text, "the move shows what stays: the topic, the interpreter"
     client.click(t(language, "booking.confirm_move"))
     assert t(language, "booking.moved", when="", icon="", where="").split("\n")[0] in client.text
     with world.services.db.sessions() as session:

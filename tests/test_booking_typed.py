@@ -177,7 +177,7 @@ def test_a_typed_day_while_moving_keeps_the_topic(world: World) -> None:
     client.send("Kemi")
     client.send("4 March")
     client.send("2 pm")
-    move = t("en", "booking.summary_move", old="", when="", icon="", where="").split("\n")[0]
+    move = t("en", "booking.summary_move", old="", when="", icon="", where="", topic="", interpreter="").split("\n")[0]
     assert move in client.text, "topic and interpreter are known: straight to the check"
     client.click(t("en", "booking.confirm_move"))
     assert [(b.slot_id, b.topic) for b in active_bookings(world)] == [(made["wed 14"], "family")]
