@@ -8,6 +8,7 @@ next tick (every few seconds).
 from __future__ import annotations
 
 import argparse
+import functools
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -62,14 +63,14 @@ def add_admin_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore
     move.add_argument("occurrence", type=int, help="the meeting's number (see `admin occurrences`)")
     move.add_argument("--to", required=True, help=f"the new local day and time: {TIME_FORMS}")
     move.add_argument("--reason", default="other", help=REASON_HELP)
-    move.set_defaults(handler=run_move)
+    move.set_defaults(handler=functools.partial(run_move, reinstate=False))
 
     reinstate = sub.add_parser(
         "reinstate-occurrence", help="a cancelled meeting takes place after all; subscribers are told at once"
     )
     reinstate.add_argument("occurrence", type=int, help="the meeting's number (see `admin occurrences`)")
     reinstate.add_argument("--to", default=None, help=f"a new local day and time (default: its own): {TIME_FORMS}")
-    reinstate.set_defaults(handler=run_reinstate)
+    reinstate.set_defaults(handler=functools.partial(run_move, reinstate=True))
 
     rsvps = sub.add_parser("rsvps", help="how many are coming to a meeting (counts only)")
     rsvps.add_argument("occurrence", type=int)
@@ -176,26 +177,9 @@ def run_cancel(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def run_move(args: argparse.Namespace, settings: Settings) -> int:
-    zone = ZoneInfo(settings.timezone)
-    new_start = _typed_time(args.to, zone)
-    if new_start is None:
-        return 2
-    with admin_session(settings) as session:
-        occurrence = _meeting(session, args.occurrence)
-        if occurrence is None:
-            return 1
-        try:
-            told = move_occurrence(session, occurrence, new_start, args.reason, CLI_ACTOR, _now(), zone=zone)
-        except OccurrenceError as error:
-            print(_problem(error, zone))
-            return 1
-    when = timefmt.format_datetime("en", new_start, zone)
-    print(f"meeting {args.occurrence} moved to {when}; {told} subscriber(s) will be told by the running bot")
-    return 0
-
-
-def run_reinstate(args: argparse.Namespace, settings: Settings) -> int:
+def run_move(args: argparse.Namespace, settings: Settings, *, reinstate: bool) -> int:
+    """move-occurrence, and reinstate-occurrence (a cancelled meeting held after all, at its own time unless
+    --to names another): one path, as move_occurrence is one function."""
     zone = ZoneInfo(settings.timezone)
     new_start = _typed_time(args.to, zone) if args.to is not None else None
     if args.to is not None and new_start is None:
@@ -205,13 +189,19 @@ def run_reinstate(args: argparse.Namespace, settings: Settings) -> int:
         if occurrence is None:
             return 1
         new_start = new_start or occurrence.starts_at
+        reason = "" if reinstate else args.reason
         try:
-            told = move_occurrence(session, occurrence, new_start, "", CLI_ACTOR, _now(), zone=zone, reinstate=True)
+            told = move_occurrence(
+                session, occurrence, new_start, reason, CLI_ACTOR, _now(), zone=zone, reinstate=reinstate
+            )
         except OccurrenceError as error:
             print(_problem(error, zone))
             return 1
     when = timefmt.format_datetime("en", new_start, zone)
-    print(f"meeting {args.occurrence} takes place after all, {when}; {told} subscriber(s) will be told")
+    if reinstate:
+        print(f"meeting {args.occurrence} takes place after all, {when}; {told} subscriber(s) will be told")
+    else:
+        print(f"meeting {args.occurrence} moved to {when}; {told} subscriber(s) will be told by the running bot")
     return 0
 
 
